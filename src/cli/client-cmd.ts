@@ -1,0 +1,4 @@
+import { Command } from 'commander';
+export function clientCommand(): Command {
+  return new Command('client');
+}

@@ -1,0 +1,60 @@
+/** Shared CLI plumbing: logging flags, signals, error exits. */
+
+import { InvalidArgumentError as CommanderArgError, Option } from 'commander';
+
+import { MetalBondError } from '../errors.js';
+import { createLogger, type LogFormat, type Logger } from '../log.js';
+
+export interface LogFlags {
+  verbose?: boolean;
+  logFormat: LogFormat;
+}
+
+export function logOptions(): Option[] {
+  return [
+    new Option('--verbose', 'debug logging'),
+    new Option('--log-format <format>', 'log format on stderr')
+      .choices(['json', 'pretty'])
+      .default(process.stderr.isTTY ? 'pretty' : 'json'),
+  ];
+}
+
+export function loggerFrom(flags: LogFlags): Logger {
+  return createLogger({
+    level: flags.verbose === true ? 'debug' : 'info',
+    format: flags.logFormat,
+  });
+}
+
+export function parseSeconds(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 0xffffffff) {
+    throw new CommanderArgError('must be a whole number of seconds >= 1');
+  }
+  return Number(value);
+}
+
+/** Runs `stop` once on the first SIGINT/SIGTERM, then exits with `code`. */
+export function onSignals(stop: () => Promise<void>, log: Logger): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+/** One clear line on stderr and exit code 1 for runtime failures. */
+export function fail(e: unknown): never {
+  const msg = e instanceof MetalBondError ? e.message : e instanceof Error ? e.message : String(e);
+  process.stderr.write(`tsbond: ${msg}\n`);
+  process.exit(1);
+}

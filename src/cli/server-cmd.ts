@@ -1,0 +1,29 @@
+/** `tsbond server`: run a route server. */
+
+import { Command } from 'commander';
+
+import { DEFAULT_LISTEN } from '../server/config.js';
+import { MetalBondServer } from '../server/server.js';
+import { fail, logOptions, loggerFrom, onSignals, parseSeconds, type LogFlags } from './common.js';
+
+interface ServerFlags extends LogFlags {
+  listen: string;
+  keepalive: number;
+}
+
+export function serverCommand(): Command {
+  const cmd = new Command('server')
+    .description('run a MetalBond route server')
+    .option('-l, --listen <addr>', 'listen address', DEFAULT_LISTEN)
+    .option('--keepalive <seconds>', 'keepalive interval offered to peers', parseSeconds, 5);
+  for (const o of logOptions()) cmd.addOption(o);
+  cmd.action(async (flags: ServerFlags) => {
+    const log = loggerFrom(flags);
+    const server = await MetalBondServer.start(flags.listen, {
+      keepalive: flags.keepalive,
+      logger: log,
+    }).catch(fail);
+    onSignals(() => server.shutdown(), log);
+  });
+  return cmd;
+}

@@ -1,0 +1,348 @@
+/**
+ * The MetalBond route server: accepts sessions, applies the view rule (routing/route-table.ts)
+ * and fans updates out. Each UPDATE is validated, keyed and encoded once; recipients queue ranges
+ * of a shared arena and get one coalesced write per event-loop turn.
+ */
+
+import { EventEmitter } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+
+import { IoError, MetalBondError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { fieldsInvalidReason, fieldsRoute, fieldsRouteKey } from '../model/validate.js';
+import { routeFromKey } from '../model/wire-route.js';
+import { formatHostPort, parseHostPort, type HostPort } from '../net-address.js';
+import { DeliveryKind, RouteTable, type Withdrawal } from '../routing/route-table.js';
+import { Session, type SessionHandler } from '../session/session.js';
+import { UpdateFields } from '../wire/decode.js';
+import { WireAction } from '../wire/messages.js';
+import { writeUpdateFrame, updateFrameSize } from '../wire/route-key.js';
+import { FrameArena } from './arena.js';
+import {
+  DEFAULT_LISTEN,
+  resolveServerConfig,
+  type ResolvedServerConfig,
+  type ServerConfig,
+} from './config.js';
+import { FlowControl } from './flow-control.js';
+import type { PeerInfo, RouteInfo, ServerCounters, ServerEvents } from './info.js';
+import { ServerPeer } from './peer.js';
+
+export class MetalBondServer extends EventEmitter<ServerEvents> implements SessionHandler {
+  readonly config: ResolvedServerConfig;
+  readonly counters: ServerCounters = {
+    connectionsAccepted: 0,
+    updatesAccepted: 0,
+    invalidUpdates: 0,
+    protocolErrors: 0,
+    timeouts: 0,
+    slowConsumerDisconnects: 0,
+    flowControlPauses: 0,
+  };
+  private readonly log: Logger;
+  private readonly table = new RouteTable<ServerPeer>();
+  private readonly bySession = new Map<Session, ServerPeer>();
+  private readonly fields = new UpdateFields();
+  private readonly arena = new FrameArena();
+  private readonly flow: FlowControl;
+  private nextId = 1;
+  private stopping = false;
+  private _address: HostPort;
+
+  private constructor(
+    private readonly server: Server,
+    config: ServerConfig,
+  ) {
+    super();
+    this.config = resolveServerConfig(config);
+    this.log = config.logger ?? silentLogger();
+    this._address = { host: '', port: 0 };
+    this.flow = new FlowControl(this.config, this.bySession, {
+      slowConsumer: (peer, why) => {
+        this.counters.slowConsumerDisconnects++;
+        peer.session.log.warn(
+          { queuedBytes: peer.session.queuedBytes, why },
+          'slow consumer disconnected',
+        );
+        peer.session.close(new IoError(`slow consumer: ${why}`));
+      },
+      paused: () => {
+        this.counters.flowControlPauses++;
+        this.log.debug('flow control: reading paused');
+      },
+    });
+  }
+
+  /** Listens on `listen` (default `[::1]:4711`; port 0 picks a free port). */
+  static async start(
+    listen: string = DEFAULT_LISTEN,
+    config: ServerConfig = {},
+  ): Promise<MetalBondServer> {
+    const hp = parseHostPort(listen);
+    const net = createServer({ noDelay: true });
+    const server = new MetalBondServer(net, config);
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(
+          new IoError(
+            `cannot listen on ${formatHostPort(hp)}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
+            { cause: err },
+          ),
+        );
+      };
+      net.once('error', onError);
+      net.listen({ host: hp.host, port: hp.port }, () => {
+        net.off('error', onError);
+        resolve();
+      });
+    });
+    const a = net.address();
+    server._address = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : hp;
+    net.on('connection', (socket) => {
+      server.accept(socket);
+    });
+    net.on('error', (err) => {
+      server.log.error({ err }, 'listener error');
+    });
+    server.log.info(
+      { listen: formatHostPort(server._address), keepalive: server.config.keepalive },
+      'server listening',
+    );
+    return server;
+  }
+
+  /** The bound address. */
+  get address(): HostPort {
+    return this._address;
+  }
+
+  get routeCount(): number {
+    return this.table.size;
+  }
+
+  get peerCount(): number {
+    return this.bySession.size;
+  }
+
+  /** Stops accepting, closes every session; resolves when all are closed. */
+  async shutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info({ peers: this.bySession.size }, 'server shutting down');
+    const closed = new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+    for (const s of [...this.bySession.keys()]) s.close();
+    this.flow.stop();
+    await closed;
+    this.log.info('server stopped');
+  }
+
+  // ---- observability ----
+
+  peers(): PeerInfo[] {
+    return [...this.bySession.values()].map((p) => this.peerInfo(p));
+  }
+
+  vnis(): number[] {
+    return [...this.table.vnis()].sort((a, b) => a - b);
+  }
+
+  routes(vni?: number): RouteInfo[] {
+    const out: RouteInfo[] = [];
+    for (const v of vni === undefined ? this.vnis() : [vni]) {
+      for (const [key, owners] of this.table.entries(v)) {
+        out.push({ vni: v, route: routeFromKey(key).route, owners: owners.map((o) => o.address) });
+      }
+    }
+    return out;
+  }
+
+  subscribers(vni: number): string[] {
+    return [...(this.table.subscribersOf(vni) ?? [])].map((p) => p.address);
+  }
+
+  private peerInfo(p: ServerPeer): PeerInfo {
+    const s = p.session;
+    return {
+      id: p.id,
+      address: p.address,
+      state: s.state,
+      keepalive: s.keepaliveSeconds,
+      connectedSince: p.connectedAt,
+      establishedSince: s.establishedAt,
+      routesOwned: this.table.ownedCount(p),
+      subscriptions: [...this.table.subscriptionsOf(p)].sort((a, b) => a - b),
+      bytesIn: s.stats.bytesIn,
+      bytesOut: s.stats.bytesOut,
+      messagesIn: s.stats.messagesIn,
+      messagesOut: s.stats.messagesOut,
+      queuedBytes: s.queuedBytes,
+      readingPaused: s.isReadingPaused,
+    };
+  }
+
+  // ---- sessions ----
+
+  private accept(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    this.counters.connectionsAccepted++;
+    const session = new Session(socket, this, {
+      role: 'server',
+      keepaliveSeconds: this.config.keepalive,
+      helloTimeoutMs: this.config.helloTimeoutMs,
+      logger: this.log,
+      secondMs: this.config.secondMs,
+    });
+    const peer = new ServerPeer(this.nextId++, session);
+    this.bySession.set(session, peer);
+    session.on('flushed', () => {
+      this.flow.check(peer);
+    });
+    session.on('drain', () => {
+      this.flow.check(peer);
+    });
+    session.log.debug('connection accepted');
+    this.emit('peer', { type: 'connected', peer: this.peerInfo(peer) });
+    session.start();
+  }
+
+  onEstablished(session: Session): void {
+    const peer = this.bySession.get(session);
+    if (peer === undefined) return;
+    session.log.info({ keepalive: session.keepaliveSeconds }, 'peer established');
+    this.flow.joined(peer);
+    this.emit('peer', { type: 'established', peer: this.peerInfo(peer) });
+  }
+
+  onSubscribe(session: Session, vni: number): void {
+    const peer = this.bySession.get(session);
+    if (peer === undefined) return;
+    const view = this.table.subscribe(peer, vni);
+    if (view === undefined) {
+      session.log.debug({ vni }, 'duplicate SUBSCRIBE ignored');
+      return;
+    }
+    if (view.length > 0) {
+      let size = 0;
+      for (const key of view) size += updateFrameSize(key, false);
+      const buf = Buffer.allocUnsafe(size);
+      let pos = 0;
+      for (const key of view) pos = writeUpdateFrame(buf, pos, key, false);
+      session.send(buf, view.length);
+      peer.snapshotEndMark = session.totalEnqueuedBytes;
+    }
+    session.log.info({ vni, snapshotRoutes: view.length }, 'subscribed');
+    this.emit('subscription', { peer: peer.address, vni, subscribed: true });
+  }
+
+  onUnsubscribe(session: Session, vni: number): void {
+    const peer = this.bySession.get(session);
+    if (peer === undefined) return;
+    const withdrawn = this.table.unsubscribe(peer, vni);
+    if (withdrawn === undefined) {
+      session.log.debug({ vni }, 'UNSUBSCRIBE of a VNI not subscribed ignored');
+      return;
+    }
+    this.distributeWithdrawals(withdrawn, peer);
+    session.log.info({ vni, routesWithdrawn: withdrawn.length }, 'unsubscribed');
+    this.emit('subscription', { peer: peer.address, vni, subscribed: false });
+  }
+
+  onUpdate(session: Session, buf: Buffer, start: number, end: number): void {
+    const peer = this.bySession.get(session);
+    if (peer === undefined) return;
+    const f = this.fields.parse(buf, start, end);
+    const reason = fieldsInvalidReason(f);
+    if (reason !== undefined) {
+      this.counters.invalidUpdates++;
+      if (++peer.invalidUpdates <= this.config.invalidUpdateLogLimit) {
+        session.log.warn(
+          { reason, last: peer.invalidUpdates === this.config.invalidUpdateLogLimit || undefined },
+          peer.invalidUpdates === this.config.invalidUpdateLogLimit
+            ? 'invalid UPDATE dropped (further ones from this peer are only counted)'
+            : 'invalid UPDATE dropped',
+        );
+      }
+      return;
+    }
+    this.counters.updatesAccepted++;
+    const key = fieldsRouteKey(f);
+    const remove = f.action === WireAction.REMOVE;
+    const vni = f.vni;
+    const d = remove ? this.table.remove(peer, vni, key) : this.table.add(peer, vni, key);
+    if (d.kind !== DeliveryKind.NONE) this.deliver(vni, key, remove, d.kind, d.peer);
+    if (this.listenerCount('route') > 0) {
+      this.emit('route', {
+        action: remove ? 'REMOVE' : 'ADD',
+        vni,
+        route: fieldsRoute(f),
+        peer: peer.address,
+      });
+    }
+  }
+
+  onClose(session: Session, error: MetalBondError | undefined): void {
+    const peer = this.bySession.get(session);
+    if (peer === undefined) return;
+    this.bySession.delete(session);
+    peer.closed = true;
+    this.flow.left(peer);
+    const withdrawn = this.table.removePeer(peer);
+    if (!this.stopping) this.distributeWithdrawals(withdrawn, peer);
+    if (error?.code === 'PROTOCOL') this.counters.protocolErrors++;
+    if (error?.code === 'TIMEOUT') this.counters.timeouts++;
+    const reason = error?.message ?? (this.stopping ? 'server shutdown' : 'closed');
+    const fields = { reason, code: error?.code, routesWithdrawn: withdrawn.length };
+    if (error?.code === 'PROTOCOL' || error?.code === 'TIMEOUT')
+      session.log.warn(fields, 'peer closed');
+    else session.log.info(fields, 'peer closed');
+    this.emit('peer', { type: 'closed', peer: this.peerInfo(peer), ...fields });
+  }
+
+  // ---- fan-out ----
+
+  private distributeWithdrawals(withdrawn: Withdrawal<ServerPeer>[], from: ServerPeer): void {
+    const emitRoutes = this.listenerCount('route') > 0;
+    for (const w of withdrawn) {
+      this.deliver(w.vni, w.key, true, w.delivery.kind, w.delivery.peer);
+      if (emitRoutes) {
+        this.emit('route', {
+          action: 'REMOVE',
+          vni: w.vni,
+          route: routeFromKey(w.key).route,
+          peer: from.address,
+        });
+      }
+    }
+  }
+
+  private deliver(
+    vni: number,
+    key: string,
+    remove: boolean,
+    kind: DeliveryKind,
+    peer: ServerPeer | undefined,
+  ): void {
+    if (kind === DeliveryKind.ALL_EXCEPT) {
+      const subs = this.table.subscribersOf(vni);
+      if (subs === undefined || (subs.size === 1 && peer !== undefined && subs.has(peer))) return;
+      const start = this.arena.writeUpdate(key, remove);
+      const buf = this.arena.buf;
+      const end = this.arena.pos;
+      for (const s of subs) if (s !== peer) s.session.send(buf, 1, start, end);
+    } else if (
+      kind === DeliveryKind.ONLY &&
+      peer !== undefined &&
+      this.table.isSubscribed(peer, vni)
+    ) {
+      const start = this.arena.writeUpdate(key, remove);
+      peer.session.send(this.arena.buf, 1, start, this.arena.pos);
+    }
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * One MetalBond TCP connection, either role: handshake, keepalive, framing, write coalescing.
+ * An explicit state machine whose only mutator is setState(), which emits 'state'. Everything
+ * above it (server routing, client HA) talks to it through SessionHandler callbacks.
+ */
+
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+
+import { IoError, MetalBondError, ProtocolError, TimeoutError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { decodePayload, decodeSubscriptionVni, messageTypeName } from '../wire/decode.js';
+import { encodeHello, encodeKeepalive } from '../wire/encode.js';
+import { FrameDecoder } from '../wire/frame-decoder.js';
+import { MessageType, type Message } from '../wire/messages.js';
+import { KEEPALIVE_TIMEOUT_FACTOR, checkHello, negotiateKeepalive } from './handshake.js';
+import { KeepaliveManager } from './keepalive.js';
+import { SessionState, type SessionRole } from './state.js';
+import { scheduleFlush } from './flush.js';
+
+/** What the owner of a session is told. Handlers must not throw; anything thrown closes the session. */
+export interface SessionHandler {
+  onEstablished(session: Session): void;
+  onSubscribe?(session: Session, vni: number): void;
+  onUnsubscribe?(session: Session, vni: number): void;
+  /** A raw UPDATE payload `buf[start, end)`, valid only during the call. */
+  onUpdate(session: Session, buf: Buffer, start: number, end: number): void;
+  onClose(session: Session, error: MetalBondError | undefined): void;
+}
+
+export interface SessionOptions {
+  readonly role: SessionRole;
+  /** Configured keepalive interval in seconds (>= 1). */
+  readonly keepaliveSeconds: number;
+  /** Handshake deadline in ms; 2.5 x the configured keepalive by default. */
+  readonly helloTimeoutMs?: number | undefined;
+  readonly logger: Logger;
+  /** Millisecond factor of the keepalive second (tests only); 1000 by default. */
+  readonly secondMs?: number | undefined;
+}
+
+export interface SessionStats {
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface SessionEvents {
+  state: [state: SessionState, previous: SessionState];
+  /** The socket's write buffer emptied. */
+  drain: [];
+  /** Queued frames were handed to the socket. */
+  flushed: [];
+}
+
+export class Session extends EventEmitter<SessionEvents> {
+  readonly role: SessionRole;
+  readonly remoteAddress: string;
+  readonly localAddress: string;
+  readonly stats: SessionStats = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+  /** Negotiated keepalive in seconds, once the HELLOs are exchanged. */
+  keepaliveSeconds: number | undefined;
+  /** The peer's HELLO, once received. */
+  peerHello: { keepaliveInterval: number; isServer: boolean } | undefined;
+  establishedAt: Date | undefined;
+  closeError: MetalBondError | undefined;
+  readonly log: Logger;
+
+  private _state: SessionState = SessionState.CONNECTING;
+  private readonly decoder = new FrameDecoder();
+  private readonly keepalive: KeepaliveManager;
+  private readonly secondMs: number;
+  private segBufs: Buffer[] = [];
+  private segStarts: number[] = [];
+  private segEnds: number[] = [];
+  private enqueuedBytes = 0;
+  private pendingBytes = 0;
+  private pendingFrames = 0;
+  private readingPaused = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly handler: SessionHandler,
+    private readonly options: SessionOptions,
+  ) {
+    super();
+    this.role = options.role;
+    this.secondMs = options.secondMs ?? 1000;
+    this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
+    this.localAddress = formatAddress(socket.localAddress, socket.localPort);
+    this.log = options.logger.child({ peer: this.remoteAddress });
+    this.keepalive = new KeepaliveManager({
+      sendKeepalive: () => {
+        this.send(encodeKeepalive());
+      },
+      expired: (kind, afterMs) => {
+        this.close(
+          new TimeoutError(
+            kind === 'hello'
+              ? `handshake not completed within ${String(afterMs)} ms`
+              : `nothing received for ${String(afterMs)} ms (keepalive timeout)`,
+          ),
+        );
+      },
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.onData(chunk);
+    });
+    socket.on('error', (err) => {
+      this.close(new IoError(err.message, { cause: err }));
+    });
+    socket.on('close', () => {
+      this.close(new IoError('connection closed'));
+    });
+    socket.on('end', () => {
+      this.close(new IoError('connection closed by peer'));
+    });
+    socket.on('drain', () => {
+      this.emit('drain');
+    });
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  get established(): boolean {
+    return this._state === SessionState.ESTABLISHED;
+  }
+
+  /** Bytes accepted for sending but not yet handed to the kernel. */
+  get queuedBytes(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+
+  /** Starts the handshake; the client sends its HELLO. */
+  start(): void {
+    const helloMs =
+      this.options.helloTimeoutMs ??
+      this.options.keepaliveSeconds * KEEPALIVE_TIMEOUT_FACTOR * this.secondMs;
+    this.keepalive.startHello(helloMs);
+    if (this.role === 'client') {
+      this.send(encodeHello(this.options.keepaliveSeconds, false));
+      this.setState(SessionState.HELLO_SENT);
+    }
+  }
+
+  /**
+   * Queues complete frames `buf[start, end)` (`frames` of them) for a coalesced write. Consecutive
+   * ranges of one buffer are merged, so frames fanned out from a shared buffer cost one entry.
+   * The bytes must not change until flushed.
+   */
+  send(buf: Buffer, frames = 1, start = 0, end = buf.length): void {
+    if (this._state === SessionState.CLOSED) return;
+    const n = this.segBufs.length;
+    if (n > 0 && this.segBufs[n - 1] === buf && this.segEnds[n - 1] === start) {
+      this.segEnds[n - 1] = end;
+    } else {
+      this.segBufs.push(buf);
+      this.segStarts.push(start);
+      this.segEnds.push(end);
+      if (n === 0) scheduleFlush(this);
+    }
+    this.pendingBytes += end - start;
+    this.pendingFrames += frames;
+    this.enqueuedBytes += end - start;
+  }
+
+  /** Writes everything queued in one socket write. Called by the flush scheduler. */
+  flush(): void {
+    const n = this.segBufs.length;
+    if (n === 0 || this._state === SessionState.CLOSED) return;
+    const first = this.segBufs[0];
+    let data: Buffer;
+    if (n === 1 && first !== undefined) {
+      data = first.subarray(this.segStarts[0], this.segEnds[0]);
+    } else {
+      data = Buffer.allocUnsafe(this.pendingBytes);
+      let pos = 0;
+      this.segBufs.forEach((b, i) => {
+        pos += b.copy(data, pos, this.segStarts[i], this.segEnds[i]);
+      });
+    }
+    this.stats.bytesOut += this.pendingBytes;
+    this.stats.messagesOut += this.pendingFrames;
+    this.segBufs = [];
+    this.segStarts = [];
+    this.segEnds = [];
+    this.pendingBytes = 0;
+    this.pendingFrames = 0;
+    this.socket.write(data);
+    this.emit('flushed');
+  }
+
+  /** Total bytes ever queued on this session (to locate a given byte in the stream). */
+  get totalEnqueuedBytes(): number {
+    return this.enqueuedBytes;
+  }
+
+  /** Total bytes handed to the kernel so far. */
+  get totalWrittenBytes(): number {
+    return this.stats.bytesOut - this.socket.writableLength;
+  }
+
+  /** Flow control: stop or resume reading from this peer. */
+  setReadingPaused(paused: boolean): void {
+    if (paused === this.readingPaused || this._state === SessionState.CLOSED) return;
+    this.readingPaused = paused;
+    if (paused) this.socket.pause();
+    else this.socket.resume();
+    this.keepalive.setPaused(paused);
+  }
+
+  get isReadingPaused(): boolean {
+    return this.readingPaused;
+  }
+
+  /** Closes the connection; `error` says why (undefined: a deliberate local close). Idempotent. */
+  close(error?: MetalBondError): void {
+    if (this._state === SessionState.CLOSED) return;
+    this.closeError = error;
+    this.keepalive.stop();
+    this.segBufs = [];
+    this.segStarts = [];
+    this.segEnds = [];
+    this.socket.destroy();
+    this.setState(SessionState.CLOSED);
+    this.handler.onClose(this, error);
+  }
+
+  private setState(next: SessionState): void {
+    const prev = this._state;
+    if (prev === next) return;
+    this._state = next;
+    this.log.debug({ state: next, previous: prev }, 'session state');
+    this.emit('state', next, prev);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this._state === SessionState.CLOSED) return;
+    this.stats.bytesIn += chunk.length;
+    this.keepalive.touch();
+    try {
+      this.decoder.feed(chunk, this.onFrame);
+    } catch (e) {
+      this.close(
+        e instanceof MetalBondError
+          ? e
+          : new ProtocolError(`handler failed: ${String(e)}`, { cause: e }),
+      );
+    }
+  }
+
+  private readonly onFrame = (type: number, buf: Buffer, start: number, end: number): void => {
+    if (this._state === SessionState.CLOSED) return;
+    this.stats.messagesIn++;
+    if (this._state === SessionState.ESTABLISHED) {
+      switch (type) {
+        case MessageType.UPDATE:
+          this.handler.onUpdate(this, buf, start, end);
+          return;
+        case MessageType.KEEPALIVE:
+          if (this.role === 'server') this.send(encodeKeepalive());
+          return;
+        case MessageType.SUBSCRIBE:
+        case MessageType.UNSUBSCRIBE: {
+          const vni = decodeSubscriptionVni(buf, start, end);
+          const h = this.handler;
+          if (type === MessageType.SUBSCRIBE && h.onSubscribe) h.onSubscribe(this, vni);
+          else if (type === MessageType.UNSUBSCRIBE && h.onUnsubscribe) h.onUnsubscribe(this, vni);
+          else
+            this.log.warn({ vni, message: messageTypeName(type) }, 'ignored message from server');
+          return;
+        }
+        case MessageType.HELLO:
+          throw new ProtocolError('second HELLO on an established session');
+      }
+      return;
+    }
+    this.handshake(decodePayload(type, buf, start, end));
+  };
+
+  private handshake(m: Message): void {
+    const state = this._state;
+    if (this.role === 'server') {
+      if (state === SessionState.CONNECTING && m.type === 'HELLO') {
+        checkHello(m);
+        this.peerHello = m;
+        this.keepaliveSeconds = negotiateKeepalive(
+          this.options.keepaliveSeconds,
+          m.keepaliveInterval,
+        );
+        this.send(encodeHello(this.keepaliveSeconds, true));
+        this.setState(SessionState.HELLO_RECEIVED);
+        return;
+      }
+      if (state === SessionState.HELLO_RECEIVED && m.type === 'KEEPALIVE') {
+        this.send(encodeKeepalive());
+        this.becomeEstablished();
+        return;
+      }
+    } else {
+      if (state === SessionState.HELLO_SENT && m.type === 'HELLO') {
+        checkHello(m);
+        this.peerHello = m;
+        this.keepaliveSeconds = negotiateKeepalive(
+          this.options.keepaliveSeconds,
+          m.keepaliveInterval,
+        );
+        this.send(encodeKeepalive());
+        this.setState(SessionState.HELLO_RECEIVED);
+        return;
+      }
+      if (state === SessionState.HELLO_RECEIVED && m.type === 'KEEPALIVE') {
+        this.becomeEstablished();
+        return;
+      }
+    }
+    throw new ProtocolError(`unexpected ${m.type} in state ${state}`);
+  }
+
+  private becomeEstablished(): void {
+    const k = this.keepaliveSeconds ?? this.options.keepaliveSeconds;
+    const timeoutMs = k * KEEPALIVE_TIMEOUT_FACTOR * this.secondMs;
+    this.keepalive.startEstablished(
+      timeoutMs,
+      this.role === 'client' ? k * this.secondMs : undefined,
+    );
+    this.establishedAt = new Date();
+    this.setState(SessionState.ESTABLISHED);
+    this.handler.onEstablished(this);
+  }
+}
+
+export function formatAddress(host: string | undefined, port: number | undefined): string {
+  if (host === undefined) return 'unknown';
+  const h = host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host;
+  return h.includes(':') ? `[${h}]:${String(port)}` : `${h}:${String(port)}`;
+}

@@ -1,0 +1,117 @@
+/**
+ * Canonical route keys. The key of a route is the canonical body of its ADD UPDATE payload (every
+ * field after `action`), as a latin1 string: one compact string that both identifies the route
+ * (vni, destination bytes + length, next-hop bytes, targetVni, type, NAT ports) and is the exact
+ * wire form, so frames are rebuilt from it without re-encoding. Only for validated routes.
+ */
+
+import { HEADER_SIZE, MessageType, PROTOCOL_VERSION, WireNextHopType } from './messages.js';
+import { varintSize, writeVarint } from './protobuf.js';
+
+const scratch = Buffer.alloc(128);
+
+export function canonicalRouteKey(
+  vni: number,
+  prefix: Uint8Array,
+  prefixStart: number,
+  prefixEnd: number,
+  prefixLength: number,
+  address: Uint8Array,
+  addressStart: number,
+  addressEnd: number,
+  targetVni: number,
+  hopType: number,
+  natFrom: number,
+  natTo: number,
+): string {
+  const b = scratch;
+  const prefixBytes = prefixEnd - prefixStart;
+  const addressBytes = addressEnd - addressStart;
+  const nat = hopType === WireNextHopType.NAT;
+  let p = 0;
+  if (vni !== 0) {
+    b[p++] = 0x10;
+    p = writeVarint(b, p, vni);
+  }
+  const dSize =
+    (prefixBytes === 16 ? 2 : 0) +
+    2 +
+    prefixBytes +
+    (prefixLength !== 0 ? 1 + varintSize(prefixLength) : 0);
+  b[p++] = 0x1a;
+  b[p++] = dSize;
+  if (prefixBytes === 16) {
+    b[p++] = 0x08;
+    b[p++] = 0x01;
+  }
+  b[p++] = 0x12;
+  b[p++] = prefixBytes;
+  for (let i = prefixStart; i < prefixEnd; i++) b[p++] = prefix[i] ?? 0;
+  if (prefixLength !== 0) {
+    b[p++] = 0x18;
+    p = writeVarint(b, p, prefixLength);
+  }
+  const hSize =
+    2 +
+    addressBytes +
+    (targetVni !== 0 ? 1 + varintSize(targetVni) : 0) +
+    (hopType !== 0 ? 2 : 0) +
+    (nat && natFrom !== 0 ? 1 + varintSize(natFrom) : 0) +
+    (nat && natTo !== 0 ? 1 + varintSize(natTo) : 0);
+  b[p++] = 0x22;
+  b[p++] = hSize;
+  b[p++] = 0x0a;
+  b[p++] = addressBytes;
+  for (let i = addressStart; i < addressEnd; i++) b[p++] = address[i] ?? 0;
+  if (targetVni !== 0) {
+    b[p++] = 0x10;
+    p = writeVarint(b, p, targetVni);
+  }
+  if (hopType !== 0) {
+    b[p++] = 0x18;
+    b[p++] = hopType;
+  }
+  if (nat) {
+    if (natFrom !== 0) {
+      b[p++] = 0x20;
+      p = writeVarint(b, p, natFrom);
+    }
+    if (natTo !== 0) {
+      b[p++] = 0x28;
+      p = writeVarint(b, p, natTo);
+    }
+  }
+  return b.toString('latin1', 0, p);
+}
+
+/** Size of the complete UPDATE frame for a key. */
+export function updateFrameSize(key: string, remove: boolean): number {
+  return HEADER_SIZE + key.length + (remove ? 2 : 0);
+}
+
+/** Writes the complete ADD or REMOVE frame for `key` at `pos`; returns the position after it. */
+export function writeUpdateFrame(
+  target: Buffer,
+  pos: number,
+  key: string,
+  remove: boolean,
+): number {
+  const size = key.length + (remove ? 2 : 0);
+  target[pos] = PROTOCOL_VERSION;
+  target[pos + 1] = size >> 8;
+  target[pos + 2] = size & 0xff;
+  target[pos + 3] = MessageType.UPDATE;
+  pos += HEADER_SIZE;
+  if (remove) {
+    target[pos++] = 0x08;
+    target[pos++] = 0x01;
+  }
+  return pos + target.write(key, pos, 'latin1');
+}
+
+/** The complete ADD or REMOVE frame for `key`. */
+export function updateFrame(key: string, remove: boolean): Buffer {
+  const buf = Buffer.allocUnsafe(updateFrameSize(key, remove));
+  writeUpdateFrame(buf, 0, key, remove);
+  return buf;
+}

@@ -1,0 +1,522 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { natNextHop, nextHop, route, type NextHop } from '../../src/model/route.js';
+import { encodeRouteUpdate } from '../../src/model/wire-route.js';
+import {
+  encodeHello,
+  encodeKeepalive,
+  encodeSubscribe,
+  encodeUnsubscribe,
+  encodeUpdate,
+} from '../../src/wire/encode.js';
+import { RawPeer } from '../helpers/raw-peer.js';
+import { rawPeer, startServer } from '../helpers/server-fixture.js';
+
+const add = (vni: number, dest: string, hop: NextHop | string): Buffer =>
+  encodeRouteUpdate('ADD', vni, route(dest, hop));
+const del = (vni: number, dest: string, hop: NextHop | string): Buffer =>
+  encodeRouteUpdate('REMOVE', vni, route(dest, hop));
+
+describe('server handshake and keepalive', () => {
+  it('answers HELLO with the negotiated keepalive and isServer, then KEEPALIVE; nothing before', async (t) => {
+    const server = await startServer(t, { keepalive: 5 });
+    const p = await RawPeer.connect(server.address.port);
+    t.after(() => {
+      p.close();
+    });
+    p.send(encodeHello(3, false));
+    await p.until(() => p.bytes.length > 0);
+    assert.equal(Buffer.concat(p.bytes).toString('hex'), '0100040108031001');
+    p.send(encodeKeepalive());
+    await p.until(() => p.received.length === 2);
+    assert.equal(Buffer.concat(p.bytes).toString('hex'), '010004010803100101000002');
+    await p.until(() => server.peers()[0]?.state === 'ESTABLISHED');
+    assert.equal(server.peers()[0]?.keepalive, 3);
+  });
+
+  it('offers its own keepalive when the peer asks for more', async (t) => {
+    const server = await startServer(t, { keepalive: 5 });
+    const p = await rawPeer(t, server, 300);
+    assert.equal(p.received[0]?.type === 'HELLO' && p.received[0].keepaliveInterval, 5);
+  });
+
+  it('replies to every KEEPALIVE and never sends one unasked', async (t) => {
+    const server = await startServer(t, { keepalive: 1, secondMs: 50 });
+    const p = await rawPeer(t, server, 1);
+    for (let i = 0; i < 3; i++) await p.barrier();
+    assert.equal(p.received.filter((m) => m.type === 'KEEPALIVE').length, 4);
+  });
+
+  it('closes a session that stays silent for 2.5 keepalive intervals', async (t) => {
+    const server = await startServer(t, { keepalive: 2, secondMs: 40 });
+    const p = await rawPeer(t, server, 2);
+    const started = Date.now();
+    await p.waitClosed(3000);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 2 * 2.5 * 40 - 20, `closed after ${String(elapsed)} ms`);
+    assert.equal(server.counters.timeouts, 1);
+  });
+
+  it('keeps a session alive while frames keep coming', async (t) => {
+    const server = await startServer(t, { keepalive: 1, secondMs: 40 });
+    const p = await rawPeer(t, server, 1);
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 40)); // pacing the peer's own keepalives, not synchronisation
+      await p.barrier();
+    }
+    assert.equal(p.isClosed, false);
+  });
+
+  it('closes a peer that never completes the handshake', async (t) => {
+    const server = await startServer(t, { keepalive: 5, helloTimeoutMs: 100 });
+    const p = await RawPeer.connect(server.address.port);
+    t.after(() => {
+      p.close();
+    });
+    await p.waitClosed(2000);
+    assert.equal(p.received.length, 0);
+    assert.equal(server.counters.timeouts, 1);
+  });
+
+  const refusals: [string, (p: RawPeer) => void, boolean][] = [
+    [
+      'HELLO with keepalive 0',
+      (p) => {
+        p.send(Buffer.from('01000001', 'hex'));
+      },
+      false,
+    ],
+    [
+      'SUBSCRIBE before the handshake',
+      (p) => {
+        p.send(encodeSubscribe(1));
+      },
+      false,
+    ],
+    [
+      'UPDATE before the handshake',
+      (p) => {
+        p.send(add(1, '10.0.0.0/8', '::1'));
+      },
+      false,
+    ],
+    [
+      'KEEPALIVE before HELLO',
+      (p) => {
+        p.send(encodeKeepalive());
+      },
+      false,
+    ],
+    [
+      'a second HELLO',
+      (p) => {
+        p.send(encodeHello(5, false));
+      },
+      true,
+    ],
+    [
+      'version 2',
+      (p) => {
+        p.send(Buffer.from('02000002', 'hex'));
+      },
+      true,
+    ],
+    [
+      'unknown type 9',
+      (p) => {
+        p.send(Buffer.from('01000009', 'hex'));
+      },
+      true,
+    ],
+    [
+      'a payload above 1188 bytes',
+      (p) => {
+        p.send(Buffer.from('0104a505', 'hex'));
+      },
+      true,
+    ],
+    [
+      'an undecodable payload',
+      (p) => {
+        p.send(Buffer.from('0100010508', 'hex'));
+      },
+      true,
+    ],
+  ];
+  for (const [name, act, afterHandshake] of refusals) {
+    it(`closes the connection on ${name}, and only that one`, async (t) => {
+      const server = await startServer(t);
+      const bystander = await rawPeer(t, server);
+      bystander.send(encodeSubscribe(1));
+      const p = await RawPeer.connect(server.address.port);
+      t.after(() => {
+        p.close();
+      });
+      if (afterHandshake) await p.handshake();
+      act(p);
+      await p.waitClosed();
+      assert.equal(server.counters.protocolErrors, 1);
+      await bystander.barrier();
+      assert.equal(bystander.isClosed, false);
+      assert.equal(server.peerCount, 1);
+    });
+  }
+});
+
+describe('server view rule', () => {
+  it('distributes to other subscribers, never echoes, with all fields intact', async (t) => {
+    const server = await startServer(t);
+    const a = await rawPeer(t, server);
+    const b = await rawPeer(t, server);
+    a.send(encodeSubscribe(100));
+    b.send(encodeSubscribe(100));
+    await a.barrier();
+    const hops = [
+      nextHop('2001:db8::1'),
+      natNextHop('2001:db8::2', 1024, 65535),
+      nextHop('2001:db8::3', { type: 'LOADBALANCER_TARGET', targetVni: 4242 }),
+      nextHop('2001:db8::4', { targetVni: 4294967295 }),
+    ];
+    for (const h of hops) a.send(add(100, '10.0.1.0/24', h));
+    a.send(add(100, '2001:db8:1::/48', '2001:db8::99'));
+    await a.barrier();
+    await b.barrier();
+    assert.deepEqual(b.updateLines(), [
+      'ADD 100 10.0.1.0/24 via 2001:db8::1',
+      'ADD 100 10.0.1.0/24 via 2001:db8::2 [NAT ports 1024-65535]',
+      'ADD 100 10.0.1.0/24 via 2001:db8::3 (VNI: 4242) [LB]',
+      'ADD 100 10.0.1.0/24 via 2001:db8::4 (VNI: 4294967295)',
+      'ADD 100 2001:db8:1::/48 via 2001:db8::99',
+    ]);
+    assert.deepEqual(a.updateLines(), []);
+    assert.equal(server.routeCount, 5);
+  });
+
+  it('two announcers of one route: one ADD; one withdraws: nothing; the other disconnects: one REMOVE', async (t) => {
+    const server = await startServer(t);
+    const s = await rawPeer(t, server);
+    const a = await rawPeer(t, server);
+    const b = await rawPeer(t, server);
+    s.send(encodeSubscribe(7));
+    a.send(encodeSubscribe(7));
+    b.send(encodeSubscribe(7));
+    await s.barrier();
+    a.send(add(7, '10.0.0.0/24', '2001:db8::a'));
+    await a.barrier();
+    b.send(add(7, '10.0.0.0/24', '2001:db8::a'));
+    await b.barrier();
+    await s.barrier();
+    await a.barrier();
+    // a sees the route only once b owns it too; b saw it from a.
+    assert.deepEqual(s.updateLines(), ['ADD 7 10.0.0.0/24 via 2001:db8::a']);
+    assert.deepEqual(a.updateLines(), ['ADD 7 10.0.0.0/24 via 2001:db8::a']);
+    assert.deepEqual(b.updateLines(), ['ADD 7 10.0.0.0/24 via 2001:db8::a']);
+    a.send(del(7, '10.0.0.0/24', '2001:db8::a'));
+    await a.barrier();
+    await s.barrier();
+    await b.barrier();
+    assert.equal(s.updateLines().length, 1);
+    assert.deepEqual(b.updateLines(), [
+      'ADD 7 10.0.0.0/24 via 2001:db8::a',
+      'REMOVE 7 10.0.0.0/24 via 2001:db8::a',
+    ]);
+    b.close();
+    await s.waitForUpdates(2);
+    await s.barrier();
+    assert.deepEqual(s.updateLines(), [
+      'ADD 7 10.0.0.0/24 via 2001:db8::a',
+      'REMOVE 7 10.0.0.0/24 via 2001:db8::a',
+    ]);
+    await a.barrier();
+    assert.deepEqual(a.updateLines(), [
+      'ADD 7 10.0.0.0/24 via 2001:db8::a',
+      'REMOVE 7 10.0.0.0/24 via 2001:db8::a',
+    ]);
+    assert.equal(server.routeCount, 0);
+  });
+
+  it("sends a snapshot on SUBSCRIBE once, without the subscriber's own routes; duplicate SUBSCRIBE is a no-op", async (t) => {
+    const server = await startServer(t);
+    const a = await rawPeer(t, server);
+    a.send(add(9, '10.9.0.0/16', '2001:db8::1'));
+    a.send(add(9, '10.9.1.0/24', natNextHop('2001:db8::2', 1, 2)));
+    a.send(add(10, '10.10.0.0/16', '2001:db8::1'));
+    await a.barrier();
+    const b = await rawPeer(t, server);
+    b.send(add(9, '10.9.9.0/24', '2001:db8::b'));
+    b.send(encodeSubscribe(9));
+    b.send(encodeSubscribe(9));
+    await b.barrier();
+    assert.deepEqual(b.updateLines().sort(), [
+      'ADD 9 10.9.0.0/16 via 2001:db8::1',
+      'ADD 9 10.9.1.0/24 via 2001:db8::2 [NAT ports 1-2]',
+    ]);
+    assert.deepEqual(server.peers().find((p) => p.subscriptions.length > 0)?.subscriptions, [9]);
+  });
+
+  it('UNSUBSCRIBE stops updates and withdraws what the peer owns in that VNI', async (t) => {
+    const server = await startServer(t);
+    const a = await rawPeer(t, server);
+    const s = await rawPeer(t, server);
+    s.send(encodeSubscribe(1));
+    s.send(encodeSubscribe(2));
+    a.send(encodeSubscribe(1));
+    await s.barrier();
+    a.send(add(1, '10.1.0.0/16', '2001:db8::1'));
+    a.send(add(2, '10.2.0.0/16', '2001:db8::1'));
+    await a.barrier();
+    a.send(encodeUnsubscribe(1));
+    a.send(encodeUnsubscribe(1));
+    await a.barrier();
+    await s.barrier();
+    assert.deepEqual(s.updateLines(), [
+      'ADD 1 10.1.0.0/16 via 2001:db8::1',
+      'ADD 2 10.2.0.0/16 via 2001:db8::1',
+      'REMOVE 1 10.1.0.0/16 via 2001:db8::1',
+    ]);
+    s.send(add(1, '10.1.1.0/24', '2001:db8::5'));
+    await s.barrier();
+    await a.barrier();
+    assert.deepEqual(a.updateLines(), []);
+  });
+
+  it('ignores a REMOVE for a route the sender does not own', async (t) => {
+    const server = await startServer(t);
+    const a = await rawPeer(t, server);
+    const b = await rawPeer(t, server);
+    const s = await rawPeer(t, server);
+    s.send(encodeSubscribe(1));
+    await s.barrier();
+    a.send(add(1, '10.0.0.0/8', '::1'));
+    await a.barrier();
+    b.send(del(1, '10.0.0.0/8', '::1'));
+    b.send(del(1, '10.0.0.0/9', '::1'));
+    await b.barrier();
+    await s.barrier();
+    assert.deepEqual(s.updateLines(), ['ADD 1 10.0.0.0/8 via ::1']);
+    assert.equal(server.routeCount, 1);
+  });
+
+  it('drops invalid UPDATEs alone, counts them, and keeps the session', async (t) => {
+    const server = await startServer(t);
+    const a = await rawPeer(t, server);
+    const s = await rawPeer(t, server);
+    s.send(encodeSubscribe(100));
+    await s.barrier();
+    const good = encodeRouteUpdate('ADD', 100, route('10.0.1.0/24', '2001:db8::1'));
+    const invalid: Buffer[] = [
+      '0100140510641a0812040a00020018182206 0a04c0a80101', // 4-byte next hop (golden U11)
+      '01000c05 10641a0812040a000000 1808', // no nextHop field at all (crashes a Go server)
+    ].map((h) => Buffer.from(h.replace(/ /g, ''), 'hex'));
+    const u = (over: Partial<Parameters<typeof encodeUpdate>[0]>): Buffer =>
+      encodeUpdate({
+        type: 'UPDATE',
+        action: 0,
+        vni: 100,
+        destination: { ipVersion: 0, prefix: new Uint8Array([10, 0, 0, 0]), prefixLength: 8 },
+        nextHop: {
+          targetAddress: new Uint8Array(16),
+          targetVni: 0,
+          type: 0,
+          natPortRangeFrom: 0,
+          natPortRangeTo: 0,
+        },
+        ...over,
+      });
+    invalid.push(
+      u({ action: 7 }),
+      u({ destination: { ipVersion: 1, prefix: new Uint8Array(4), prefixLength: 8 } }),
+      u({ destination: { ipVersion: 2, prefix: new Uint8Array(16), prefixLength: 8 } }),
+      u({ destination: { ipVersion: 0, prefix: new Uint8Array(4), prefixLength: 33 } }),
+      u({
+        nextHop: {
+          targetAddress: new Uint8Array(16),
+          targetVni: 0,
+          type: 9,
+          natPortRangeFrom: 0,
+          natPortRangeTo: 0,
+        },
+      }),
+      u({
+        nextHop: {
+          targetAddress: new Uint8Array(16),
+          targetVni: 0,
+          type: 1,
+          natPortRangeFrom: 9,
+          natPortRangeTo: 8,
+        },
+      }),
+      u({ destination: undefined }),
+      u({ nextHop: undefined }),
+    );
+    for (const f of invalid) a.send(f);
+    a.send(good);
+    await a.barrier();
+    await s.barrier();
+    assert.equal(a.isClosed, false);
+    assert.equal(server.counters.invalidUpdates, invalid.length);
+    assert.deepEqual(s.updateLines(), ['ADD 100 10.0.1.0/24 via 2001:db8::1']);
+    assert.equal(server.routeCount, 1);
+  });
+
+  it('withdraws everything a peer owned when it disconnects, in every VNI', async (t) => {
+    const server = await startServer(t);
+    const s = await rawPeer(t, server);
+    s.send(encodeSubscribe(1));
+    s.send(encodeSubscribe(2));
+    const a = await rawPeer(t, server);
+    a.send(add(1, '10.0.0.0/8', '::1'));
+    a.send(add(2, '10.0.0.0/8', '::1'));
+    a.send(add(3, '10.0.0.0/8', '::1'));
+    await a.barrier();
+    await s.waitForUpdates(2);
+    a.close();
+    await s.waitForUpdates(4);
+    await s.barrier();
+    assert.deepEqual(s.updateLines().slice(2).sort(), [
+      'REMOVE 1 10.0.0.0/8 via ::1',
+      'REMOVE 2 10.0.0.0/8 via ::1',
+    ]);
+    assert.equal(server.routeCount, 0);
+  });
+});
+
+describe('server bursts and slow consumers', () => {
+  it('a burst of 10,000 routes reaches each subscriber exactly once and is withdrawn exactly once', async (t) => {
+    const server = await startServer(t);
+    const subs = await Promise.all([0, 1, 2].map(() => rawPeer(t, server)));
+    for (const s of subs) s.send(encodeSubscribe(100));
+    await Promise.all(subs.map((s) => s.barrier()));
+    const pub = await rawPeer(t, server);
+    const N = 10_000;
+    const frames: Buffer[] = [];
+    for (let i = 0; i < N; i++)
+      frames.push(
+        add(
+          100,
+          `10.${String(i >> 16)}.${String((i >> 8) & 255)}.${String(i & 255)}/32`,
+          '2001:db8::77',
+        ),
+      );
+    pub.send(Buffer.concat(frames));
+    await Promise.all(subs.map((s) => s.waitForUpdates(N, 20000)));
+    assert.equal(server.routeCount, N);
+    pub.close();
+    await Promise.all(subs.map((s) => s.waitForUpdates(2 * N, 20000)));
+    for (const s of subs) {
+      await s.barrier();
+      const lines = s.updateLines();
+      assert.equal(lines.length, 2 * N);
+      const adds = new Set(lines.filter((l) => l.startsWith('ADD')));
+      const removes = new Set(lines.filter((l) => l.startsWith('REMOVE')));
+      assert.equal(adds.size, N);
+      assert.equal(removes.size, N);
+    }
+    assert.equal(server.routeCount, 0);
+  });
+
+  it('cuts off a subscriber that stops reading while the others keep receiving', async (t) => {
+    const server = await startServer(t, {
+      queueSoftLimitBytes: 64 * 1024,
+      maxQueueBytes: 256 * 1024,
+      slowConsumerTimeoutMs: 300,
+    });
+    const slow = await rawPeer(t, server);
+    const fast = await rawPeer(t, server);
+    slow.send(encodeSubscribe(5));
+    fast.send(encodeSubscribe(5));
+    await slow.barrier();
+    await fast.barrier();
+    slow.socket.pause(); // stops reading: the kernel buffers fill, then the server's queue
+    const pub = await rawPeer(t, server);
+    // Enough bytes to fill the kernel buffers on both sides (several MB on loopback) and more.
+    const N = 200_000;
+    let sent = 0;
+    const hop = natNextHop('2001:db8::5', 40000, 50000);
+    const batch = (): Buffer => {
+      const frames: Buffer[] = [];
+      for (let i = 0; i < 1000 && sent < N; i++, sent++)
+        frames.push(
+          add(
+            5,
+            `2001:db8:${(sent >> 16).toString(16)}:${(sent & 0xffff).toString(16)}::/128`,
+            hop,
+          ),
+        );
+      return Buffer.concat(frames);
+    };
+    while (sent < N) {
+      if (!pub.socket.write(batch())) await new Promise((r) => pub.socket.once('drain', r));
+    }
+    await fast.waitForUpdates(N, 30000);
+    await slow.until(
+      () => server.counters.slowConsumerDisconnects === 1,
+      10000,
+      'slow consumer cut',
+    );
+    assert.equal(pub.isClosed, false);
+    assert.equal(fast.isClosed, false);
+    assert.equal(fast.updateCount, N);
+    assert.equal(server.peerCount, 2);
+  });
+});
+
+describe('server lifecycle', () => {
+  it('refuses a listen address in use with a clear error', async (t) => {
+    const server = await startServer(t);
+    const { MetalBondServer } = await import('../../src/server/server.js');
+    await assert.rejects(
+      MetalBondServer.start(`[::1]:${String(server.address.port)}`),
+      /cannot listen on \[::1\]:\d+: address already in use/,
+    );
+  });
+
+  it('shuts down gracefully: sessions closed, port released', async (t) => {
+    const server = await startServer(t);
+    const p = await rawPeer(t, server);
+    await server.shutdown();
+    await p.waitClosed();
+    const again = await startServer(t, {}, `[::1]:${String(server.address.port)}`);
+    assert.equal(again.address.port, server.address.port);
+  });
+
+  it('reports peers, routes, subscribers and events', async (t) => {
+    const server = await startServer(t);
+    const events: string[] = [];
+    server.on('peer', (e) => events.push(`peer ${e.type}`));
+    server.on('subscription', (e) => events.push(`sub ${String(e.vni)} ${String(e.subscribed)}`));
+    server.on('route', (e) =>
+      events.push(`route ${e.action} ${String(e.vni)} ${e.route.destination.address}`),
+    );
+    const a = await rawPeer(t, server);
+    a.send(encodeSubscribe(3));
+    a.send(add(3, '10.3.0.0/16', '::3'));
+    await a.barrier();
+    const [info] = server.peers();
+    assert.ok(info);
+    assert.equal(info.routesOwned, 1);
+    assert.deepEqual(info.subscriptions, [3]);
+    assert.ok(info.messagesIn >= 4 && info.bytesIn > 0 && info.bytesOut > 0);
+    assert.deepEqual(
+      server.routes(3).map((r) => [r.vni, r.route.destination.address, r.owners]),
+      [[3, '10.3.0.0', [info.address]]],
+    );
+    assert.deepEqual(server.subscribers(3), [info.address]);
+    a.close();
+    await a.closed;
+    await new Promise<void>((resolve) =>
+      server.once('peer', () => {
+        resolve();
+      }),
+    );
+    assert.deepEqual(events, [
+      'peer connected',
+      'peer established',
+      'sub 3 true',
+      'route ADD 3 10.3.0.0',
+      'route REMOVE 3 10.3.0.0',
+      'peer closed',
+    ]);
+  });
+});
