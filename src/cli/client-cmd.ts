@@ -1,4 +1,95 @@
-import { Command } from 'commander';
+/** `tsbond client`: connect to servers, subscribe, announce, print route changes on stdout. */
+
+import { Command, InvalidArgumentError as CommanderArgError } from 'commander';
+
+import { MetalBondClient } from '../client/client.js';
+import { MetalBondError } from '../errors.js';
+import { parseAnnouncement, type Announcement } from '../model/announcement.js';
+import { parseVni } from '../model/route.js';
+import { parseHostPort } from '../net-address.js';
+import { logOptions, loggerFrom, onSignals, parseSeconds, type LogFlags } from './common.js';
+import { formatRouteChange } from './format.js';
+
+interface ClientFlags extends LogFlags {
+  server: string[];
+  vni: number[];
+  subscribe: number[];
+  announce: Announcement[];
+  keepalive: number;
+}
+
+function argParser<T>(parse: (s: string) => T): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => {
+    const out = [...(previous ?? [])];
+    for (const part of value.split(',')) {
+      const v = part.trim();
+      if (v === '') continue;
+      try {
+        out.push(parse(v));
+      } catch (e) {
+        throw new CommanderArgError(e instanceof MetalBondError ? e.message : String(e));
+      }
+    }
+    return out;
+  };
+}
+
 export function clientCommand(): Command {
-  return new Command('client');
+  const cmd = new Command('client')
+    .description(
+      'connect to one or more servers, subscribe to VNIs, announce routes, print route changes',
+    )
+    .requiredOption(
+      '-s, --server <addr>',
+      'server address HOST:PORT (repeatable, or comma-separated)',
+      argParser((s) => {
+        parseHostPort(s, 4711);
+        return s;
+      }),
+    )
+    .option(
+      '-v, --vni <vni>',
+      'VNI to subscribe to (repeatable, or comma-separated)',
+      argParser(parseVni),
+      [],
+    )
+    .option('--subscribe <vni>', 'same as --vni', argParser(parseVni), [])
+    .option(
+      '-a, --announce <route>',
+      'route to announce: VNI#PREFIX@NEXTHOP[#TYPE[#FROM#TO]] or VNI#PREFIX#NEXTHOP[#TYPE][#FROM#TO] (repeatable)',
+      argParser(parseAnnouncement),
+      [],
+    )
+    .option('--keepalive <seconds>', 'keepalive interval offered to servers', parseSeconds, 5);
+  for (const o of logOptions()) cmd.addOption(o);
+  cmd.action((flags: ClientFlags) => {
+    const log = loggerFrom(flags);
+    const vnis = [...new Set([...flags.vni, ...flags.subscribe])];
+    const out = (line: string): void => {
+      process.stdout.write(`${line}\n`);
+    };
+    const client = MetalBondClient.connect(
+      flags.server,
+      {
+        addRoute: (vni, r) => {
+          out(formatRouteChange('add', vni, r));
+        },
+        removeRoute: (vni, r) => {
+          out(formatRouteChange('remove', vni, r));
+        },
+      },
+      {
+        keepalive: flags.keepalive,
+        subscribe: vnis,
+        announce: flags.announce,
+        logger: log,
+      },
+    );
+    log.info(
+      { servers: flags.server, subscriptions: vnis, announcements: flags.announce.length },
+      'client started',
+    );
+    onSignals(() => client.shutdown(), log);
+  });
+  return cmd;
 }

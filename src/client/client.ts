@@ -79,6 +79,17 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
           secondMs: options.secondMs ?? 1000,
         }),
     );
+    for (const vni of options.subscribe ?? []) this.subscriptions.add(checkVni(vni));
+    for (const a of options.announce ?? []) {
+      const key = routeKey(a.vni, a.route);
+      if (this.announced.has(key)) continue;
+      this.announced.set(key, {
+        vni: a.vni,
+        route: a.route,
+        frame: encodeRouteUpdate('ADD', a.vni, a.route),
+      });
+      this.routes.announce(destinationKey(a.vni, a.route));
+    }
     this.lastState = this.computeState();
   }
 

@@ -22,6 +22,10 @@ export interface ClientOptions {
   readonly backoffMaxMs?: number;
   /** Handshake (and TCP connect) deadline in ms. Default 2.5 x keepalive. */
   readonly helloTimeoutMs?: number;
+  /** VNIs to subscribe to from the start (synced as soon as a server is established). */
+  readonly subscribe?: readonly Vni[];
+  /** Routes to announce from the start. */
+  readonly announce?: readonly { readonly vni: Vni; readonly route: Route }[];
   /** Logger; silent by default. */
   readonly logger?: Logger;
   /** Millisecond length of a keepalive second (tests only). Default 1000. */
