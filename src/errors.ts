@@ -88,7 +88,7 @@ export class ProtocolError extends MetalBondError {
 
 export class IoError extends MetalBondError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super('IO', `io error: ${message}`, options);
+    super('IO', message, options);
   }
 }
 

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { route } from '../../src/model/route.js';
+import { client } from '../helpers/recorder.js';
+import { startServer } from '../helpers/server-fixture.js';
+
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+interface Run {
+  proc: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  exited: Promise<number | null>;
+  waitLine(stream: 'stdout' | 'stderr', re: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+function tsbond(t: TestContext, args: string[]): Run {
+  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  });
+  const lines = { stdout: [] as string[], stderr: [] as string[] };
+  const waiters: (() => void)[] = [];
+  for (const name of ['stdout', 'stderr'] as const) {
+    let buf = '';
+    proc[name].setEncoding('utf8');
+    proc[name].on('data', (chunk: string) => {
+      buf += chunk;
+      const parts = buf.split('\n');
+      buf = parts.pop() ?? '';
+      lines[name].push(...parts);
+      for (const w of waiters.splice(0)) w();
+    });
+  }
+  const exited = once(proc, 'exit').then(([code]) => code as number | null);
+  void exited.then(() => {
+    for (const w of waiters.splice(0)) w();
+  });
+  return {
+    proc,
+    ...lines,
+    exited,
+    async waitLine(stream, re, timeoutMs = 10000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = lines[stream].find((l) => re.test(l));
+        if (hit !== undefined) return hit;
+        if (proc.exitCode !== null)
+          throw new Error(
+            `exited ${String(proc.exitCode)} before ${String(re)}; stderr: ${lines.stderr.join('\n')}`,
+          );
+        const left = deadline - Date.now();
+        if (left <= 0)
+          throw new Error(
+            `timeout waiting for ${String(re)}; ${stream}: ${lines[stream].join('\n')}`,
+          );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, left);
+          waiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '::1');
+  await once(s, 'listening');
+  const a = s.address();
+  await new Promise<void>((resolve) => s.close(() => { resolve(); }));
+  if (a === null || typeof a !== 'object') throw new Error('no port');
+  return a.port;
+}
+
+describe('tsbond CLI', () => {
+  for (const args of [['--help'], ['server', '--help'], ['client', '--help'], ['demo', '--help']]) {
+    it(`tsbond ${args.join(' ')} answers and exits 0`, async (t) => {
+      const r = tsbond(t, args);
+      assert.equal(await r.exited, 0);
+      assert.match(r.stdout.join('\n'), /Usage: tsbond/);
+    });
+  }
+
+  it('a bad flag gives one clear error line and exit code 2', async (t) => {
+    const r = tsbond(t, ['server', '--keepalive', '0']);
+    assert.equal(await r.exited, 2);
+    assert.match(r.stderr.join('\n'), /--keepalive.*must be a whole number of seconds >= 1/);
+    const r2 = tsbond(t, ['server', '--bogus']);
+    assert.equal(await r2.exited, 2);
+    assert.match(r2.stderr[0] ?? '', /unknown option '--bogus'/);
+  });
+
+  it('a bad announcement string is refused naming the bad part (exit 2)', async (t) => {
+    const r = tsbond(t, ['client', '-s', '[::1]:4711', '-a', '100#10.0.0.0/24@2001:db8::1#nat#5']);
+    assert.equal(await r.exited, 2);
+    assert.match(
+      r.stderr.join('\n'),
+      /invalid announcement '100#10.0.0.0\/24@2001:db8::1#nat#5': NAT needs both ports/,
+    );
+  });
+
+  it('server: an address in use gives one clear line and exit code 1', async (t) => {
+    const server = await startServer(t);
+    const r = tsbond(t, ['server', '-l', `[::1]:${String(server.address.port)}`]);
+    assert.equal(await r.exited, 1);
+    assert.deepEqual(r.stderr, [
+      `tsbond: cannot listen on [::1]:${String(server.address.port)}: address already in use`,
+    ]);
+  });
+
+  it('server runs, serves clients, and shuts down gracefully on SIGTERM', async (t) => {
+    const port = await freePort();
+    const r = tsbond(t, [
+      'server',
+      '-l',
+      `[::1]:${String(port)}`,
+      '--keepalive',
+      '3',
+      '--log-format',
+      'json',
+    ]);
+    await r.waitLine('stderr', /server listening/);
+    const a = client(t, [`[::1]:${String(port)}`], { subscribe: [1] });
+    await a.client.waitEstablished(5000);
+    await r.waitLine('stderr', /peer established/);
+    const line = JSON.parse(await r.waitLine('stderr', /subscribed/)) as {
+      peer: string;
+      vni: number;
+    };
+    assert.equal(line.vni, 1);
+    assert.match(line.peer, /^\[::1\]:\d+$/);
+    r.proc.kill('SIGTERM');
+    assert.equal(await r.exited, 0);
+    await r.waitLine('stderr', /server stopped/);
+  });
+
+  it('client keeps retrying while the server is down, prints route changes, exits cleanly on SIGINT', async (t) => {
+    const port = await freePort();
+    const r = tsbond(t, [
+      'client',
+      '-s',
+      `[::1]:${String(port)}`,
+      '-v',
+      '100',
+      '-a',
+      '100#10.0.9.0/24@2001:db8::9',
+      '--log-format',
+      'json',
+    ]);
+    await r.waitLine('stderr', /server connection lost/);
+    const server = await startServer(t, {}, `[::1]:${String(port)}`);
+    const peer = client(t, [`[::1]:${String(port)}`], { subscribe: [100] });
+    await peer.rec.waitCalls(1, 15000);
+    assert.deepEqual(peer.rec.calls, ['add 100 10.0.9.0/24 via 2001:db8::9']);
+    await peer.client.announce(
+      100,
+      route('10.0.1.0/24', '2001:db8::1').destination,
+      route('10.0.1.0/24', '2001:db8::1').nextHop,
+    );
+    await r.waitLine('stdout', /^\[\+\] VNI 100: 10\.0\.1\.0\/24 via 2001:db8::1 \(STANDARD\)$/);
+    await peer.client.withdraw(
+      100,
+      route('10.0.1.0/24', '2001:db8::1').destination,
+      route('10.0.1.0/24', '2001:db8::1').nextHop,
+    );
+    await r.waitLine('stdout', /^\[-\] VNI 100: 10\.0\.1\.0\/24 via 2001:db8::1 \(STANDARD\)$/);
+    assert.equal(server.subscribers(100).length, 2);
+    r.proc.kill('SIGINT');
+    assert.equal(await r.exited, 0);
+    await peer.rec.waitCalls(2);
+    assert.deepEqual(peer.rec.held(), []);
+  });
+});
