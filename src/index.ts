@@ -75,3 +75,16 @@ export type {
   SubscriptionEvent,
 } from './server/info.js';
 export { formatHostPort, parseHostPort, type HostPort } from './net-address.js';
+
+// Client
+export { MetalBondClient } from './client/client.js';
+export type {
+  ClientEvents,
+  ClientOptions,
+  ClientState,
+  ClientStateKind,
+  RouteChangeEvent,
+  RouteHandler,
+  ServerStateEvent,
+  ServerStatus,
+} from './client/types.js';

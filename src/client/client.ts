@@ -304,7 +304,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   private computeState(): ClientState {
     const total = this.connections.length;
-    const connected = this.connections.filter((c) => c.established).length;
+    const connected = this.closed ? 0 : this.connections.filter((c) => c.established).length;
     const kind = this.closed
       ? 'Closed'
       : connected === 0

@@ -183,11 +183,16 @@ export class ServerConnection implements SessionHandler {
   onClose(session: Session, error: MetalBondError | undefined): void {
     if (this.session === session) this.session = undefined;
     this.sessionSubscriptions.clear();
+    if (this.closing) {
+      // Client shutdown: the handler keeps what it holds (documented), nothing to hand over.
+      this.received.clear();
+      return;
+    }
     for (const key of [...this.received.keys()]) {
       this.received.delete(key);
       this.host.routeRemoved(this, key);
     }
-    if (!this.closing) this.retry(error ?? new IoError('connection closed'));
+    this.retry(error ?? new IoError('connection closed'));
   }
 
   private retry(error: MetalBondError): void {
@@ -211,6 +216,6 @@ export class ServerConnection implements SessionHandler {
     const prev = this.state;
     if (prev === next) return;
     this.state = next;
-    this.host.stateChanged(this, next, prev);
+    if (!this.closing || next === SessionState.CLOSED) this.host.stateChanged(this, next, prev);
   }
 }

@@ -78,7 +78,11 @@ async function freePort(): Promise<number> {
   s.listen(0, '::1');
   await once(s, 'listening');
   const a = s.address();
-  await new Promise<void>((resolve) => s.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    s.close(() => {
+      resolve();
+    }),
+  );
   if (a === null || typeof a !== 'object') throw new Error('no port');
   return a.port;
 }
