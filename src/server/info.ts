@@ -17,6 +17,8 @@ export interface PeerInfo {
   readonly bytesOut: number;
   readonly messagesIn: number;
   readonly messagesOut: number;
+  /** Socket writes: frames are coalesced, so usually far fewer than messagesOut. */
+  readonly writes: number;
   /** Outbound bytes not yet handed to the kernel. */
   readonly queuedBytes: number;
   /** Reading paused by flow control. */
@@ -33,6 +35,8 @@ export interface RouteInfo {
 export interface ServerCounters {
   connectionsAccepted: number;
   updatesAccepted: number;
+  /** UPDATE frames encoded for fan-out: one per change, whatever the number of recipients. */
+  updatesEncoded: number;
   /** Decodable but invalid UPDATEs, dropped alone. */
   invalidUpdates: number;
   /** Sessions closed for breaking the protocol (framing, version, type, order, payload). */

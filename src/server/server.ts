@@ -33,6 +33,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   readonly counters: ServerCounters = {
     connectionsAccepted: 0,
     updatesAccepted: 0,
+    updatesEncoded: 0,
     invalidUpdates: 0,
     protocolErrors: 0,
     timeouts: 0,
@@ -179,6 +180,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       bytesOut: s.stats.bytesOut,
       messagesIn: s.stats.messagesIn,
       messagesOut: s.stats.messagesOut,
+      writes: s.stats.writes,
       queuedBytes: s.queuedBytes,
       readingPaused: s.isReadingPaused,
     };
@@ -333,6 +335,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       const subs = this.table.subscribersOf(vni);
       if (subs === undefined || (subs.size === 1 && peer !== undefined && subs.has(peer))) return;
       const start = this.arena.writeUpdate(key, remove);
+      this.counters.updatesEncoded++;
       const buf = this.arena.buf;
       const end = this.arena.pos;
       for (const s of subs) if (s !== peer) s.session.send(buf, 1, start, end);
@@ -342,6 +345,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       this.table.isSubscribed(peer, vni)
     ) {
       const start = this.arena.writeUpdate(key, remove);
+      this.counters.updatesEncoded++;
       peer.session.send(this.arena.buf, 1, start, this.arena.pos);
     }
   }

@@ -44,6 +44,8 @@ export interface SessionStats {
   bytesOut: number;
   messagesIn: number;
   messagesOut: number;
+  /** Socket writes (each carries every frame queued since the previous one). */
+  writes: number;
 }
 
 export interface SessionEvents {
@@ -58,7 +60,13 @@ export class Session extends EventEmitter<SessionEvents> {
   readonly role: SessionRole;
   readonly remoteAddress: string;
   readonly localAddress: string;
-  readonly stats: SessionStats = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+  readonly stats: SessionStats = {
+    bytesIn: 0,
+    bytesOut: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    writes: 0,
+  };
   /** Negotiated keepalive in seconds, once the HELLOs are exchanged. */
   keepaliveSeconds: number | undefined;
   /** The peer's HELLO, once received. */
@@ -190,6 +198,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.segEnds = [];
     this.pendingBytes = 0;
     this.pendingFrames = 0;
+    this.stats.writes++;
     this.socket.write(data);
     this.emit('flushed');
   }

@@ -402,6 +402,11 @@ describe('server bursts and slow consumers', () => {
     pub.send(Buffer.concat(frames));
     await Promise.all(subs.map((s) => s.waitForUpdates(N, 20000)));
     assert.equal(server.routeCount, N);
+    // Encoded once for the three recipients, and coalesced into few writes per recipient.
+    assert.equal(server.counters.updatesEncoded, N);
+    for (const info of server.peers().filter((p) => p.subscriptions.length > 0)) {
+      assert.ok(info.writes < N / 20, `${String(info.writes)} writes for ${String(N)} frames`);
+    }
     pub.close();
     await Promise.all(subs.map((s) => s.waitForUpdates(2 * N, 20000)));
     for (const s of subs) {
