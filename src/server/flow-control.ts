@@ -19,6 +19,7 @@ export class FlowControl {
   private readonly congested = new Set<ServerPeer>();
   private readonly progress = new Map<ServerPeer, { bytes: number; at: number }>();
   private timer: NodeJS.Timeout | undefined;
+  private throttled = false;
 
   constructor(
     private readonly config: ResolvedServerConfig,
@@ -48,7 +49,27 @@ export class FlowControl {
 
   /** A peer became established: it is paused too while someone is congested. */
   joined(peer: ServerPeer): void {
-    if (this.congested.size > 0 && !this.congested.has(peer)) peer.session.setReadingPaused(true);
+    if ((this.throttled || this.congested.size > 0) && !this.congested.has(peer)) {
+      peer.session.setReadingPaused(true);
+    }
+  }
+
+  /**
+   * Much was queued in this event-loop turn: stop reading from everyone until the queued frames
+   * have been handed to the sockets (the write flush runs first), then re-evaluate every queue.
+   */
+  throttle(): void {
+    if (this.throttled) return;
+    this.throttled = true;
+    for (const p of this.peers.values())
+      if (p.session.established) p.session.setReadingPaused(true);
+    setImmediate(() => {
+      this.throttled = false;
+      for (const p of [...this.peers.values()]) this.check(p);
+      if (this.congested.size === 0) {
+        for (const p of this.peers.values()) p.session.setReadingPaused(false);
+      }
+    });
   }
 
   left(peer: ServerPeer): void {
@@ -69,7 +90,7 @@ export class FlowControl {
     this.progress.delete(peer);
     if (this.congested.size === 0) {
       this.stop();
-      for (const p of this.peers.values()) p.session.setReadingPaused(false);
+      if (!this.throttled) for (const p of this.peers.values()) p.session.setReadingPaused(false);
     }
   }
 

@@ -46,6 +46,19 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   private readonly fields = new UpdateFields();
   private readonly arena = new FrameArena();
   private readonly flow: FlowControl;
+  /**
+   * Fan-out run: consecutive frames of one arena for every subscriber of `runVni` but
+   * `runExcept`. Queued to the recipients once per run (typically once per received chunk)
+   * instead of once per frame; flushed before anything else is queued, so order is kept.
+   */
+  private runBuf: Buffer | undefined;
+  private runStart = 0;
+  private runEnd = 0;
+  private runFrames = 0;
+  private runVni = 0;
+  private runExcept: ServerPeer | undefined;
+  /** Bytes queued for fan-out since the last throttle check. */
+  private turnBytes = 0;
   private nextId = 1;
   private stopping = false;
   private _address: HostPort;
@@ -225,6 +238,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   onSubscribe(session: Session, vni: number): void {
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
+    this.flushRun();
     const view = this.table.subscribe(peer, vni);
     if (view === undefined) {
       session.log.debug({ vni }, 'duplicate SUBSCRIBE ignored');
@@ -252,6 +266,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       return;
     }
     this.distributeWithdrawals(withdrawn, peer);
+    this.flushRun();
     session.log.info({ vni, routesWithdrawn: withdrawn.length }, 'unsubscribed');
     this.emit('subscription', { peer: peer.address, vni, subscribed: false });
   }
@@ -289,14 +304,26 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     }
   }
 
+  onChunkEnd(): void {
+    this.flushRun();
+    // Bound what one event-loop turn can queue: past the soft watermark, stop reading until the
+    // queued frames were written (flow control decides then whether to resume).
+    if (this.turnBytes > this.config.queueSoftLimitBytes) {
+      this.turnBytes = 0;
+      this.flow.throttle();
+    }
+  }
+
   onClose(session: Session, error: MetalBondError | undefined): void {
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
+    this.flushRun();
     this.bySession.delete(session);
     peer.closed = true;
     this.flow.left(peer);
     const withdrawn = this.table.removePeer(peer);
     if (!this.stopping) this.distributeWithdrawals(withdrawn, peer);
+    this.flushRun();
     if (error?.code === 'PROTOCOL') this.counters.protocolErrors++;
     if (error?.code === 'TIMEOUT') this.counters.timeouts++;
     const reason = error?.message ?? (this.stopping ? 'server shutdown' : 'closed');
@@ -331,22 +358,60 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     kind: DeliveryKind,
     peer: ServerPeer | undefined,
   ): void {
+    const arena = this.arena;
     if (kind === DeliveryKind.ALL_EXCEPT) {
       const subs = this.table.subscribersOf(vni);
       if (subs === undefined || (subs.size === 1 && peer !== undefined && subs.has(peer))) return;
-      const start = this.arena.writeUpdate(key, remove);
+      const start = arena.writeUpdate(key, remove);
       this.counters.updatesEncoded++;
-      const buf = this.arena.buf;
-      const end = this.arena.pos;
-      for (const s of subs) if (s !== peer) s.session.send(buf, 1, start, end);
+      if (
+        this.runBuf === arena.buf &&
+        this.runEnd === start &&
+        this.runVni === vni &&
+        this.runExcept === peer
+      ) {
+        this.runEnd = arena.pos;
+        this.runFrames++;
+      } else {
+        this.flushRun();
+        this.runBuf = arena.buf;
+        this.runStart = start;
+        this.runEnd = arena.pos;
+        this.runFrames = 1;
+        this.runVni = vni;
+        this.runExcept = peer;
+      }
     } else if (
       kind === DeliveryKind.ONLY &&
       peer !== undefined &&
       this.table.isSubscribed(peer, vni)
     ) {
-      const start = this.arena.writeUpdate(key, remove);
+      this.flushRun();
+      const start = arena.writeUpdate(key, remove);
       this.counters.updatesEncoded++;
-      peer.session.send(this.arena.buf, 1, start, this.arena.pos);
+      peer.session.send(arena.buf, 1, start, arena.pos);
+      this.turnBytes += arena.pos - start;
     }
+  }
+
+  /** Queues the pending fan-out run to its recipients. */
+  private flushRun(): void {
+    const buf = this.runBuf;
+    if (buf === undefined) return;
+    this.runBuf = undefined;
+    const subs = this.table.subscribersOf(this.runVni);
+    if (subs === undefined) return;
+    const except = this.runExcept;
+    const start = this.runStart;
+    const end = this.runEnd;
+    const frames = this.runFrames;
+    let n = 0;
+    for (const s of subs) {
+      if (s !== except) {
+        s.session.send(buf, frames, start, end);
+        n++;
+      }
+    }
+    this.turnBytes += n * (end - start);
   }
 }

@@ -25,6 +25,8 @@ export interface SessionHandler {
   onUnsubscribe?(session: Session, vni: number): void;
   /** A raw UPDATE payload `buf[start, end)`, valid only during the call. */
   onUpdate(session: Session, buf: Buffer, start: number, end: number): void;
+  /** Every frame of a received chunk was handled. */
+  onChunkEnd?(session: Session): void;
   onClose(session: Session, error: MetalBondError | undefined): void;
 }
 
@@ -253,6 +255,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.keepalive.touch();
     try {
       this.decoder.feed(chunk, this.onFrame);
+      this.handler.onChunkEnd?.(this);
     } catch (e) {
       this.close(
         e instanceof MetalBondError
