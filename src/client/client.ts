@@ -177,7 +177,10 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
   async unsubscribe(vni: Vni): Promise<void> {
     this.checkOpen();
     if (!this.subscriptions.delete(vni)) throw new NotSubscribedError(vni);
-    for (const c of this.connections) c.unsubscribe(vni);
+    // Go and tsbond servers withdraw what we announced in the VNI on UNSUBSCRIBE: announce it
+    // again right after, so our announcements keep holding on every server.
+    const own = [...this.announced.values()].filter((a) => a.vni === vni).map((a) => a.frame);
+    for (const c of this.connections) c.unsubscribe(vni, own);
     this.log.info({ vni }, 'unsubscribed');
     await Promise.resolve();
   }

@@ -107,10 +107,14 @@ export class ServerConnection implements SessionHandler {
     this.session.send(encodeSubscribe(vni));
   }
 
-  /** Unsubscribes on the current session and forgets what this server sent for the VNI. */
-  unsubscribe(vni: Vni): void {
+  /**
+   * Unsubscribes on the current session, re-sends `reannounce` (our ADDs in that VNI, which the
+   * server withdraws on UNSUBSCRIBE) and forgets what this server sent for the VNI.
+   */
+  unsubscribe(vni: Vni, reannounce: readonly Buffer[]): void {
     if (this.session !== undefined && this.established && this.sessionSubscriptions.delete(vni)) {
       this.session.send(encodeUnsubscribe(vni));
+      for (const frame of reannounce) this.session.send(frame);
     }
     for (const [key, v] of [...this.received]) {
       if (v === vni) {

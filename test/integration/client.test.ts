@@ -94,6 +94,21 @@ describe('client with one server', () => {
     await assert.rejects(s100.client.unsubscribe(100), NotSubscribedError);
   });
 
+  it('unsubscribing keeps our own announcements in that VNI on the server', async (t) => {
+    const server = await startServer(t);
+    const a = client(t, [addr(server)], { subscribe: [100] });
+    const watcher = client(t, [addr(server)], { subscribe: [100] });
+    await Promise.all([a.client.waitEstablished(5000), watcher.client.waitEstablished(5000)]);
+    await a.client.announce(100, d('10.1.0.0/16'), nextHop('::1'));
+    await watcher.rec.waitCalls(1);
+    await a.client.unsubscribe(100);
+    await a.client.subscribe(100);
+    await clientUntil(a.client, () => server.subscribers(100).length === 2);
+    // The server withdrew the route on UNSUBSCRIBE; the client announced it again at once.
+    await clientUntil(a.client, () => server.routeCount === 1 && watcher.rec.held().length === 1);
+    assert.deepEqual(watcher.rec.held(), ['100 10.1.0.0/16 via ::1']);
+  });
+
   it('errors: each failed call changes nothing', async (t) => {
     const server = await startServer(t);
     const a = client(t, [addr(server)]);
