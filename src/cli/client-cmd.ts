@@ -7,7 +7,15 @@ import { MetalBondError } from '../errors.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
 import { parseVni } from '../model/route.js';
 import { parseHostPort } from '../net-address.js';
-import { logOptions, loggerFrom, onSignals, parseSeconds, type LogFlags } from './common.js';
+import {
+  logOptions,
+  loggerFrom,
+  onSignals,
+  parseSeconds,
+  type LogFlags,
+  pacingFrom,
+  pacingOptions,
+} from './common.js';
 import { formatRouteChange } from './format.js';
 
 interface ClientFlags extends LogFlags {
@@ -16,6 +24,7 @@ interface ClientFlags extends LogFlags {
   subscribe: number[];
   announce: Announcement[];
   keepalive: number;
+  pacing: number | false;
 }
 
 function argParser<T>(parse: (s: string) => T): (value: string, previous: T[] | undefined) => T[] {
@@ -61,7 +70,7 @@ export function clientCommand(): Command {
       [],
     )
     .option('--keepalive <seconds>', 'keepalive interval offered to servers', parseSeconds, 5);
-  for (const o of logOptions()) cmd.addOption(o);
+  for (const o of [...pacingOptions(), ...logOptions()]) cmd.addOption(o);
   cmd.action((flags: ClientFlags) => {
     const log = loggerFrom(flags);
     const vnis = [...new Set([...flags.vni, ...flags.subscribe])];
@@ -80,6 +89,7 @@ export function clientCommand(): Command {
       },
       {
         keepalive: flags.keepalive,
+        pacing: pacingFrom(flags.pacing),
         subscribe: vnis,
         announce: flags.announce,
         logger: log,

@@ -4,6 +4,7 @@ import { InvalidArgumentError as CommanderArgError, Option } from 'commander';
 
 import { MetalBondError } from '../errors.js';
 import { createLogger, type LogFormat, type Logger } from '../log.js';
+import { DEFAULT_PACING, type PacingOptions } from '../session/pacing.js';
 
 export interface LogFlags {
   verbose?: boolean;
@@ -24,6 +25,31 @@ export function loggerFrom(flags: LogFlags): Logger {
     level: flags.verbose === true ? 'debug' : 'info',
     format: flags.logFormat,
   });
+}
+
+/** `--pacing <bytes/s>` and `--no-pacing`. */
+export function pacingOptions(): Option[] {
+  return [
+    new Option(
+      '--pacing <bytesPerSecond>',
+      'pace writes to each peer (Go MetalBond peers reset when 64 KiB behind)',
+    )
+      .argParser((v) => {
+        if (!/^[0-9]+$/.test(v) || Number(v) < 1)
+          throw new CommanderArgError('must be a whole number of bytes per second >= 1');
+        return Number(v);
+      })
+      .default(1_000_000),
+    new Option(
+      '--no-pacing',
+      'write as fast as the sockets take it (peers that reassemble the stream only)',
+    ),
+  ];
+}
+
+/** The library's pacing option from the flags. */
+export function pacingFrom(flag: number | false): PacingOptions | false {
+  return flag === false ? false : { bytesPerSecond: flag, burstBytes: DEFAULT_PACING.burstBytes };
 }
 
 export function parseSeconds(value: string): number {

@@ -4,11 +4,21 @@ import { Command } from 'commander';
 
 import { DEFAULT_LISTEN } from '../server/config.js';
 import { MetalBondServer } from '../server/server.js';
-import { fail, logOptions, loggerFrom, onSignals, parseSeconds, type LogFlags } from './common.js';
+import {
+  fail,
+  logOptions,
+  loggerFrom,
+  onSignals,
+  pacingFrom,
+  pacingOptions,
+  parseSeconds,
+  type LogFlags,
+} from './common.js';
 
 interface ServerFlags extends LogFlags {
   listen: string;
   keepalive: number;
+  pacing: number | false;
 }
 
 export function serverCommand(): Command {
@@ -16,11 +26,12 @@ export function serverCommand(): Command {
     .description('run a MetalBond route server')
     .option('-l, --listen <addr>', 'listen address', DEFAULT_LISTEN)
     .option('--keepalive <seconds>', 'keepalive interval offered to peers', parseSeconds, 5);
-  for (const o of logOptions()) cmd.addOption(o);
+  for (const o of [...pacingOptions(), ...logOptions()]) cmd.addOption(o);
   cmd.action(async (flags: ServerFlags) => {
     const log = loggerFrom(flags);
     const server = await MetalBondServer.start(flags.listen, {
       keepalive: flags.keepalive,
+      pacing: pacingFrom(flags.pacing),
       logger: log,
     }).catch(fail);
     onSignals(() => server.shutdown(), log);

@@ -34,6 +34,7 @@ import { parseHostPort } from '../net-address.js';
 import { ClientRoutes, type HandlerCall } from '../routing/client-routes.js';
 import { checkKeepaliveSeconds, DEFAULT_KEEPALIVE_SECONDS } from '../session/handshake.js';
 import { SessionState } from '../session/state.js';
+import { checkPacing } from '../session/pacing.js';
 import { ServerConnection, type ConnectionHost } from './connection.js';
 import type {
   ClientEvents,
@@ -69,6 +70,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     this.log = options.logger ?? silentLogger();
     const keepalive = checkKeepaliveSeconds(options.keepalive ?? DEFAULT_KEEPALIVE_SECONDS);
     const targets = servers.map((s) => parseHostPort(s, 4711));
+    const pacing = checkPacing(options.pacing);
     this.connections = targets.map(
       (t, i) =>
         new ServerConnection(i, servers[i] ?? '', t, this, {
@@ -77,6 +79,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
           backoff: { minMs: options.backoffMinMs ?? 1000, maxMs: options.backoffMaxMs ?? 10000 },
           logger: this.log,
           secondMs: options.secondMs ?? 1000,
+          pacing,
         }),
     );
     for (const vni of options.subscribe ?? []) this.subscriptions.add(checkVni(vni));

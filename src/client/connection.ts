@@ -15,6 +15,7 @@ import { SessionState } from '../session/state.js';
 import { UpdateFields } from '../wire/decode.js';
 import { encodeSubscribe, encodeUnsubscribe } from '../wire/encode.js';
 import { WireAction } from '../wire/messages.js';
+import type { PacingOptions } from '../session/pacing.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 
 export interface ConnectionHost {
@@ -32,6 +33,7 @@ export interface ConnectionOptions {
   readonly backoff: BackoffOptions;
   readonly logger: Logger;
   readonly secondMs: number;
+  readonly pacing: PacingOptions | undefined;
 }
 
 export class ServerConnection implements SessionHandler {
@@ -90,6 +92,7 @@ export class ServerConnection implements SessionHandler {
         helloTimeoutMs: this.options.helloTimeoutMs,
         logger: this.log,
         secondMs: this.options.secondMs,
+        pacing: this.options.pacing,
       });
       this.session = session;
       session.on('state', (s) => {

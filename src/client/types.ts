@@ -3,6 +3,7 @@
 import type { MetalBondError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Route, Vni } from '../model/route.js';
+import type { PacingOptions } from '../session/pacing.js';
 import type { SessionState } from '../session/state.js';
 
 /**
@@ -22,6 +23,11 @@ export interface ClientOptions {
   readonly backoffMaxMs?: number;
   /** Handshake (and TCP connect) deadline in ms. Default 2.5 x keepalive. */
   readonly helloTimeoutMs?: number;
+  /**
+   * Pace writes to servers (Go MetalBond servers reset a session that falls 64 KiB behind).
+   * Default DEFAULT_PACING (1 MB/s, 16 KiB bursts); `false` for unpaced writes.
+   */
+  readonly pacing?: PacingOptions | false;
   /** VNIs to subscribe to from the start (synced as soon as a server is established). */
   readonly subscribe?: readonly Vni[];
   /** Routes to announce from the start. */

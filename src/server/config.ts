@@ -2,6 +2,7 @@
 
 import { InvalidArgumentError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { checkPacing, type PacingOptions } from '../session/pacing.js';
 import { DEFAULT_KEEPALIVE_SECONDS, checkKeepaliveSeconds } from '../session/handshake.js';
 
 export const DEFAULT_LISTEN = '[::1]:4711';
@@ -27,6 +28,13 @@ export interface ServerConfig {
    * meanwhile, never miss a keepalive deadline).
    */
   readonly slowConsumerTimeoutMs?: number;
+  /**
+   * Pace writes to every peer so that peers which do not reassemble the TCP stream (Go MetalBond
+   * clients reset when they fall 64 KiB behind) are not overrun. Default DEFAULT_PACING (1 MB/s
+   * per peer, 16 KiB bursts); `false` writes as fast as the sockets take it (only for peers that
+   * reassemble: tsbond, rustbond).
+   */
+  readonly pacing?: PacingOptions | false | undefined;
   /** Logger; silent by default. */
   readonly logger?: Logger;
   /** Invalid UPDATEs logged per peer before further ones are only counted. Default 20. */
@@ -43,6 +51,7 @@ export interface ResolvedServerConfig {
   readonly slowConsumerTimeoutMs: number;
   readonly invalidUpdateLogLimit: number;
   readonly secondMs: number;
+  readonly pacing: PacingOptions | undefined;
 }
 
 function positive(name: string, v: number): number {
@@ -72,5 +81,6 @@ export function resolveServerConfig(c: ServerConfig): ResolvedServerConfig {
     ),
     invalidUpdateLogLimit: c.invalidUpdateLogLimit ?? 20,
     secondMs,
+    pacing: checkPacing(c.pacing),
   };
 }

@@ -34,7 +34,8 @@ export class FlowControl {
       this.cb.slowConsumer(peer, `outbound queue above ${String(this.config.maxQueueBytes)} bytes`);
       return;
     }
-    const queued = peer.session.queuedBytes;
+    // A snapshot still being written does not count: a large one must not stall everyone else.
+    const queued = peer.liveQueuedBytes();
     if (queued > this.config.queueSoftLimitBytes) {
       if (this.congested.has(peer)) return;
       this.congested.add(peer);

@@ -213,6 +213,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       helloTimeoutMs: this.config.helloTimeoutMs,
       logger: this.log,
       secondMs: this.config.secondMs,
+      pacing: this.config.pacing,
     });
     const peer = new ServerPeer(this.nextId++, session);
     this.bySession.set(session, peer);

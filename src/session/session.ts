@@ -17,6 +17,7 @@ import { KEEPALIVE_TIMEOUT_FACTOR, checkHello, negotiateKeepalive } from './hand
 import { KeepaliveManager } from './keepalive.js';
 import { SessionState, type SessionRole } from './state.js';
 import { scheduleFlush } from './flush.js';
+import { Pacer, framePrefix, type PacingOptions } from './pacing.js';
 
 /** What the owner of a session is told. Handlers must not throw; anything thrown closes the session. */
 export interface SessionHandler {
@@ -39,6 +40,8 @@ export interface SessionOptions {
   readonly logger: Logger;
   /** Millisecond factor of the keepalive second (tests only); 1000 by default. */
   readonly secondMs?: number | undefined;
+  /** Pace writes (for peers that cannot reassemble the stream); unpaced when undefined. */
+  readonly pacing?: PacingOptions | undefined;
 }
 
 export interface SessionStats {
@@ -88,6 +91,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private pendingBytes = 0;
   private pendingFrames = 0;
   private readingPaused = false;
+  private readonly pacer: Pacer | undefined;
+  private pacingTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -100,6 +105,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
     this.localAddress = formatAddress(socket.localAddress, socket.localPort);
     this.log = options.logger.child({ peer: this.remoteAddress });
+    this.pacer = options.pacing === undefined ? undefined : new Pacer(options.pacing, Date.now());
     this.keepalive = new KeepaliveManager({
       sendKeepalive: () => {
         this.send(encodeKeepalive());
@@ -171,7 +177,7 @@ export class Session extends EventEmitter<SessionEvents> {
       this.segBufs.push(buf);
       this.segStarts.push(start);
       this.segEnds.push(end);
-      if (n === 0) scheduleFlush(this);
+      if (n === 0 && this.pacingTimer === undefined) scheduleFlush(this);
     }
     this.pendingBytes += end - start;
     this.pendingFrames += frames;
@@ -182,6 +188,10 @@ export class Session extends EventEmitter<SessionEvents> {
   flush(): void {
     const n = this.segBufs.length;
     if (n === 0 || this._state === SessionState.CLOSED) return;
+    if (this.pacer !== undefined) {
+      this.flushPaced(this.pacer);
+      return;
+    }
     const first = this.segBufs[0];
     let data: Buffer;
     if (n === 1 && first !== undefined) {
@@ -203,6 +213,53 @@ export class Session extends EventEmitter<SessionEvents> {
     this.stats.writes++;
     this.socket.write(data);
     this.emit('flushed');
+  }
+
+  /** Writes as many whole frames as the pacer allows now; the rest when tokens are back. */
+  private flushPaced(pacer: Pacer): void {
+    const budget = pacer.available(Date.now());
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    let frames = 0;
+    let i = 0;
+    for (; i < this.segBufs.length; i++) {
+      const buf = this.segBufs[i] as Buffer;
+      const start = this.segStarts[i] ?? 0;
+      const end = this.segEnds[i] ?? 0;
+      const p = framePrefix(buf, start, end, budget - bytes);
+      if (p.bytes > 0) parts.push(buf.subarray(start, start + p.bytes));
+      bytes += p.bytes;
+      frames += p.frames;
+      if (start + p.bytes < end) {
+        this.segStarts[i] = start + p.bytes;
+        break;
+      }
+    }
+    this.segBufs.splice(0, i);
+    this.segStarts.splice(0, i);
+    this.segEnds.splice(0, i);
+    if (bytes > 0) {
+      pacer.consume(bytes);
+      this.pendingBytes -= bytes;
+      this.pendingFrames = Math.max(0, this.pendingFrames - frames);
+      this.stats.bytesOut += bytes;
+      this.stats.messagesOut += frames;
+      this.stats.writes++;
+      this.socket.write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, bytes));
+      this.emit('flushed');
+    }
+    if (this.segBufs.length > 0) {
+      const next = this.segBufs[0] as Buffer;
+      const at = this.segStarts[0] ?? 0;
+      const frameSize = 4 + (((next[at + 1] ?? 0) << 8) | (next[at + 2] ?? 0));
+      this.pacingTimer = setTimeout(
+        () => {
+          this.pacingTimer = undefined;
+          this.flush();
+        },
+        Math.max(1, pacer.delayFor(Math.max(frameSize, pacer.options.burstBytes / 2))),
+      );
+    }
   }
 
   /** Total bytes ever queued on this session (to locate a given byte in the stream). */
@@ -233,6 +290,8 @@ export class Session extends EventEmitter<SessionEvents> {
     if (this._state === SessionState.CLOSED) return;
     this.closeError = error;
     this.keepalive.stop();
+    if (this.pacingTimer !== undefined) clearTimeout(this.pacingTimer);
+    this.pacingTimer = undefined;
     this.segBufs = [];
     this.segStarts = [];
     this.segEnds = [];
