@@ -7,15 +7,7 @@ import { MetalBondError } from '../errors.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
 import { parseVni } from '../model/route.js';
 import { parseHostPort } from '../net-address.js';
-import {
-  logOptions,
-  loggerFrom,
-  onSignals,
-  parseSeconds,
-  type LogFlags,
-  pacingFrom,
-  pacingOptions,
-} from './common.js';
+import { logOptions, loggerFrom, onSignals, parseSeconds, type LogFlags } from './common.js';
 import { formatRouteChange } from './format.js';
 
 interface ClientFlags extends LogFlags {
@@ -24,7 +16,7 @@ interface ClientFlags extends LogFlags {
   subscribe: number[];
   announce: Announcement[];
   keepalive: number;
-  pacing: number | false;
+  window: number;
 }
 
 function argParser<T>(parse: (s: string) => T): (value: string, previous: T[] | undefined) => T[] {
@@ -70,7 +62,17 @@ export function clientCommand(): Command {
       [],
     )
     .option('--keepalive <seconds>', 'keepalive interval offered to servers', parseSeconds, 5);
-  for (const o of [...pacingOptions(), ...logOptions()]) cmd.addOption(o);
+  cmd.option(
+    '--window <bytes>',
+    'bytes in flight to a server before waiting for a KEEPALIVE round trip',
+    (v) => {
+      if (!/^[0-9]+$/.test(v) || Number(v) < 2048)
+        throw new CommanderArgError('must be a whole number of bytes >= 2048');
+      return Number(v);
+    },
+    32 * 1024,
+  );
+  for (const o of logOptions()) cmd.addOption(o);
   cmd.action((flags: ClientFlags) => {
     const log = loggerFrom(flags);
     const vnis = [...new Set([...flags.vni, ...flags.subscribe])];
@@ -89,7 +91,7 @@ export function clientCommand(): Command {
       },
       {
         keepalive: flags.keepalive,
-        pacing: pacingFrom(flags.pacing),
+        windowBytes: flags.window,
         subscribe: vnis,
         announce: flags.announce,
         logger: log,

@@ -39,7 +39,7 @@ export function pacingOptions(): Option[] {
           throw new CommanderArgError('must be a whole number of bytes per second >= 1');
         return Number(v);
       })
-      .default(1_000_000),
+      .default(DEFAULT_PACING.bytesPerSecond),
     new Option(
       '--no-pacing',
       'write as fast as the sockets take it (peers that reassemble the stream only)',

@@ -70,7 +70,12 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     this.log = options.logger ?? silentLogger();
     const keepalive = checkKeepaliveSeconds(options.keepalive ?? DEFAULT_KEEPALIVE_SECONDS);
     const targets = servers.map((s) => parseHostPort(s, 4711));
-    const pacing = checkPacing(options.pacing);
+    const pacing = options.pacing === undefined ? undefined : checkPacing(options.pacing);
+    const windowBytes =
+      options.windowBytes === false ? undefined : (options.windowBytes ?? 32 * 1024);
+    if (windowBytes !== undefined && !(windowBytes >= 2048)) {
+      throw new InvalidArgumentError(`windowBytes must be >= 2048, got ${String(windowBytes)}`);
+    }
     this.connections = targets.map(
       (t, i) =>
         new ServerConnection(i, servers[i] ?? '', t, this, {
@@ -80,6 +85,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
           logger: this.log,
           secondMs: options.secondMs ?? 1000,
           pacing,
+          windowBytes,
         }),
     );
     for (const vni of options.subscribe ?? []) this.subscriptions.add(checkVni(vni));
@@ -255,6 +261,10 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   announcementFrames(): Iterable<Buffer> {
     return [...this.announced.values()].map((a) => a.frame);
+  }
+
+  isAnnounced(key: string): boolean {
+    return this.announced.has(key);
   }
 
   routeAdded(conn: ServerConnection, key: string, vni: Vni, route: Route): void {

@@ -22,6 +22,8 @@ export interface ConnectionHost {
   readonly subscriptions: ReadonlySet<Vni>;
   /** ADD frames of every route we announce. */
   announcementFrames(): Iterable<Buffer>;
+  /** Whether we announce the route with this key ourselves. */
+  isAnnounced(key: string): boolean;
   routeAdded(conn: ServerConnection, key: string, vni: Vni, route: Route): void;
   routeRemoved(conn: ServerConnection, key: string): void;
   stateChanged(conn: ServerConnection, state: SessionState, previous: SessionState): void;
@@ -34,6 +36,7 @@ export interface ConnectionOptions {
   readonly logger: Logger;
   readonly secondMs: number;
   readonly pacing: PacingOptions | undefined;
+  readonly windowBytes: number | undefined;
 }
 
 export class ServerConnection implements SessionHandler {
@@ -46,6 +49,8 @@ export class ServerConnection implements SessionHandler {
   session: Session | undefined;
   connects = 0;
   invalidUpdates = 0;
+  /** Our own routes echoed back by the server, ignored. */
+  echoes = 0;
   private socket: Socket | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -93,6 +98,7 @@ export class ServerConnection implements SessionHandler {
         logger: this.log,
         secondMs: this.options.secondMs,
         pacing: this.options.pacing,
+        ackWindowBytes: this.options.windowBytes,
       });
       this.session = session;
       session.on('state', (s) => {
@@ -180,6 +186,10 @@ export class ServerConnection implements SessionHandler {
     const key = fieldsRouteKey(f);
     if (f.action === WireAction.REMOVE) {
       if (this.received.delete(key)) this.host.routeRemoved(this, key);
+    } else if (this.host.isAnnounced(key)) {
+      // Our own route echoed back (Go and rustbond servers do in snapshots): never ours to install,
+      // and no REMOVE would ever come for it once we withdraw.
+      this.echoes++;
     } else if (!this.received.has(key)) {
       // A duplicate ADD (Go servers send them) changes nothing.
       this.received.set(key, f.vni);

@@ -24,9 +24,12 @@ export interface ClientOptions {
   /** Handshake (and TCP connect) deadline in ms. Default 2.5 x keepalive. */
   readonly helloTimeoutMs?: number;
   /**
-   * Pace writes to servers (Go MetalBond servers reset a session that falls 64 KiB behind).
-   * Default DEFAULT_PACING (1 MB/s, 16 KiB bursts); `false` for unpaced writes.
+   * Bytes in flight to a server before the client waits for a KEEPALIVE round trip (default
+   * 32 KiB; `false`: no window). Go MetalBond servers reset a session whose unread data passes
+   * 64 KiB; the window keeps any server, however slow its reader, from being overrun.
    */
+  readonly windowBytes?: number | false;
+  /** Additionally pace writes at a fixed rate (none by default). */
   readonly pacing?: PacingOptions | false;
   /** VNIs to subscribe to from the start (synced as soon as a server is established). */
   readonly subscribe?: readonly Vni[];

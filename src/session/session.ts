@@ -42,6 +42,13 @@ export interface SessionOptions {
   readonly secondMs?: number | undefined;
   /** Pace writes (for peers that cannot reassemble the stream); unpaced when undefined. */
   readonly pacing?: PacingOptions | undefined;
+  /**
+   * Client role: at most this many bytes in flight. After that many bytes of frames the client
+   * sends a KEEPALIVE and waits for the server's reply, which every server sends only once its
+   * reader got past everything before it; so a server that reads slowly (Go MetalBond resets a
+   * session whose unread data passes 64 KiB) is never overrun. Undefined: no window.
+   */
+  readonly ackWindowBytes?: number | undefined;
 }
 
 export interface SessionStats {
@@ -93,6 +100,12 @@ export class Session extends EventEmitter<SessionEvents> {
   private readingPaused = false;
   private readonly pacer: Pacer | undefined;
   private pacingTimer: NodeJS.Timeout | undefined;
+  /** Ack window (client role): KEEPALIVEs sent and answered since ESTABLISHED. */
+  private keepalivesSent = 0;
+  private keepalivesAnswered = 0;
+  /** Waiting until keepalivesAnswered reaches this (0: not waiting). */
+  private windowProbe = 0;
+  private windowUsed = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -108,7 +121,9 @@ export class Session extends EventEmitter<SessionEvents> {
     this.pacer = options.pacing === undefined ? undefined : new Pacer(options.pacing, Date.now());
     this.keepalive = new KeepaliveManager({
       sendKeepalive: () => {
-        this.send(encodeKeepalive());
+        // Straight to the socket (between whole frames): never held back by pacing or the window.
+        this.keepalivesSent++;
+        this.writeNow(encodeKeepalive(), 1);
       },
       expired: (kind, afterMs) => {
         this.close(
@@ -188,6 +203,11 @@ export class Session extends EventEmitter<SessionEvents> {
   flush(): void {
     const n = this.segBufs.length;
     if (n === 0 || this._state === SessionState.CLOSED) return;
+    const window = this.options.ackWindowBytes;
+    if (window !== undefined && this._state === SessionState.ESTABLISHED) {
+      this.flushWindowed(window);
+      return;
+    }
     if (this.pacer !== undefined) {
       this.flushPaced(this.pacer);
       return;
@@ -215,9 +235,16 @@ export class Session extends EventEmitter<SessionEvents> {
     this.emit('flushed');
   }
 
-  /** Writes as many whole frames as the pacer allows now; the rest when tokens are back. */
-  private flushPaced(pacer: Pacer): void {
-    const budget = pacer.available(Date.now());
+  private writeNow(data: Buffer, frames: number): void {
+    this.stats.bytesOut += data.length;
+    this.stats.messagesOut += frames;
+    this.stats.writes++;
+    this.socket.write(data);
+    this.emit('flushed');
+  }
+
+  /** Takes whole frames from the queue, at most `budget` bytes (at least one frame if `force`). */
+  private takeFrames(budget: number): { data: Buffer | undefined; bytes: number; frames: number } {
     const parts: Buffer[] = [];
     let bytes = 0;
     let frames = 0;
@@ -238,15 +265,37 @@ export class Session extends EventEmitter<SessionEvents> {
     this.segBufs.splice(0, i);
     this.segStarts.splice(0, i);
     this.segEnds.splice(0, i);
-    if (bytes > 0) {
-      pacer.consume(bytes);
-      this.pendingBytes -= bytes;
-      this.pendingFrames = Math.max(0, this.pendingFrames - frames);
-      this.stats.bytesOut += bytes;
-      this.stats.messagesOut += frames;
-      this.stats.writes++;
-      this.socket.write(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, bytes));
-      this.emit('flushed');
+    this.pendingBytes -= bytes;
+    this.pendingFrames = Math.max(0, this.pendingFrames - frames);
+    const data =
+      bytes === 0 ? undefined : parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
+    return { data, bytes, frames };
+  }
+
+  /** Ack window: sends up to the window, then a KEEPALIVE probe; the rest after its reply. */
+  private flushWindowed(window: number): void {
+    if (this.windowProbe > 0) return; // resumed by the KEEPALIVE reply
+    const t = this.takeFrames(window - this.windowUsed);
+    this.windowUsed += t.bytes;
+    let data = t.data;
+    let frames = t.frames;
+    if (this.segBufs.length > 0) {
+      const probe = encodeKeepalive();
+      data = data === undefined ? probe : Buffer.concat([data, probe]);
+      frames++;
+      this.keepalivesSent++;
+      this.windowProbe = this.keepalivesSent;
+      this.windowUsed = 0;
+    }
+    if (data !== undefined) this.writeNow(data, frames);
+  }
+
+  /** Writes as many whole frames as the pacer allows now; the rest when tokens are back. */
+  private flushPaced(pacer: Pacer): void {
+    const t = this.takeFrames(pacer.available(Date.now()));
+    if (t.data !== undefined) {
+      pacer.consume(t.bytes);
+      this.writeNow(t.data, t.frames);
     }
     if (this.segBufs.length > 0) {
       const next = this.segBufs[0] as Buffer;
@@ -334,6 +383,7 @@ export class Session extends EventEmitter<SessionEvents> {
           return;
         case MessageType.KEEPALIVE:
           if (this.role === 'server') this.send(encodeKeepalive());
+          else this.keepaliveAnswered();
           return;
         case MessageType.SUBSCRIBE:
         case MessageType.UNSUBSCRIBE: {
@@ -390,6 +440,14 @@ export class Session extends EventEmitter<SessionEvents> {
       }
     }
     throw new ProtocolError(`unexpected ${m.type} in state ${state}`);
+  }
+
+  private keepaliveAnswered(): void {
+    this.keepalivesAnswered++;
+    if (this.windowProbe > 0 && this.keepalivesAnswered >= this.windowProbe) {
+      this.windowProbe = 0;
+      if (this.segBufs.length > 0) this.flush();
+    }
   }
 
   private becomeEstablished(): void {

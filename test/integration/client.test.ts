@@ -22,7 +22,7 @@ import {
 import { MetalBondServer } from '../../src/server/server.js';
 import { encodeHello, encodeKeepalive } from '../../src/wire/encode.js';
 import { client, clientUntil } from '../helpers/recorder.js';
-import { RawServer } from '../helpers/raw-peer.js';
+import { RawServer, type RawPeer } from '../helpers/raw-peer.js';
 import { startServer } from '../helpers/server-fixture.js';
 
 const addr = (s: MetalBondServer): string => `[::1]:${String(s.address.port)}`;
@@ -323,6 +323,69 @@ describe('client with two servers (HA)', () => {
 });
 
 describe('client on the wire (raw test server)', () => {
+  async function establish(raw: RawServer): Promise<RawPeer> {
+    const p = await raw.nextPeer(0);
+    await p.until(() => p.received.length === 1);
+    p.send(encodeHello(5, true));
+    await p.until(() => p.received.length === 2);
+    p.send(encodeKeepalive());
+    return p;
+  }
+
+  it('keeps at most the window in flight: a KEEPALIVE probe, then nothing until the reply', async (t) => {
+    const raw = await RawServer.start();
+    t.after(() => raw.close());
+    const announce = Array.from({ length: 500 }, (_, i) => ({
+      vni: 100,
+      route: route(`10.1.${String(i >> 8)}.${String(i & 255)}/32`, '2001:db8::1'),
+    }));
+    const c = client(t, [`[::1]:${String(raw.port)}`], { windowBytes: 4096, announce });
+    const p = await establish(raw);
+    await c.client.waitEstablished(2000);
+    const kaCount = (): number => p.received.filter((m) => m.type === 'KEEPALIVE').length;
+    // The first probe: received messages after the handshake KEEPALIVE.
+    await p.until(() => kaCount() === 2);
+    const before = Buffer.concat(p.bytes).length;
+    await new Promise((r) => setTimeout(r, 200)); // a bounded check that nothing more comes
+    assert.equal(
+      Buffer.concat(p.bytes).length,
+      before,
+      'nothing beyond the window before the reply',
+    );
+    assert.ok(before - 10 <= 4096 + 4, `${String(before - 10)} bytes in the first window`);
+    // Answer every probe until all 500 ADDs are in.
+    let answered = 1;
+    while (p.updateCount < 500) {
+      p.send(encodeKeepalive());
+      answered++;
+      await p.until(() => kaCount() > answered || p.updateCount === 500, 5000);
+    }
+    assert.ok(answered >= 5, `${String(answered)} round trips for about 18 KB`);
+  });
+
+  it('ignores its own routes echoed back by a server, also after withdrawing them', async (t) => {
+    const raw = await RawServer.start();
+    t.after(() => raw.close());
+    const own = route('10.15.1.0/24', '2001:db8::1:e1');
+    const c = client(t, [`[::1]:${String(raw.port)}`], {
+      subscribe: [100],
+      announce: [{ vni: 100, route: own }],
+    });
+    const p = await establish(raw);
+    await c.client.waitEstablished(2000);
+    const { encodeRouteUpdate } = await import('../../src/model/wire-route.js');
+    p.send(encodeRouteUpdate('ADD', 100, own)); // echo, as Go and rustbond snapshots do
+    p.send(encodeRouteUpdate('ADD', 100, route('10.15.1.0/24', '2001:db8::2')));
+    await clientUntil(c.client, () => c.client.heldBackRoutes().length === 1);
+    assert.deepEqual(
+      c.client.heldBackRoutes().map((r) => r.route.nextHop.address),
+      ['2001:db8::2'],
+    );
+    await c.client.withdraw(100, own.destination, own.nextHop);
+    // Only the other hypervisor's route is handed over; the echo is not.
+    assert.deepEqual(c.rec.calls, ['add 100 10.15.1.0/24 via 2001:db8::2']);
+  });
+
   it('handshakes in order without pipelining, then SUBSCRIBEs once per VNI before its ADDs', async (t) => {
     const raw = await RawServer.start();
     t.after(() => raw.close());
