@@ -39,7 +39,7 @@ type ServerKind = 'tsbond' | 'Go' | 'rustbond';
 interface Started {
   readonly address: string;
   readonly port: number;
-  /** Server-side log lines about protocol errors (Go only). */
+  /** Server-side log lines about protocol errors (Go), warnings (rustbond); none for tsbond. */
   protocolErrors(): string[];
 }
 

@@ -219,7 +219,7 @@ describe('tsbond server with Go, rustbond and tsbond clients', () => {
           // rustbond after 5-10 s, tsbond within 1 s here).
           server = await startTsServer(t, { keepalive: SERVER_KA }, `[::1]:${String(port)}`);
           await converge(members, 25_000, 'everyone re-synced with the restarted server');
-          assert.ok(go1.establishedCount(addr) > goBefore, 'Go client reconnected');
+          await go1.waitEstablished(addr, goBefore + 1, 2000); // reconnected (log followed every 25 ms)
           // (the driver reports state changes from a 100 ms poll, after the routes may have arrived)
           await rust1.proc.until(() => rust1.establishedCount() >= 2, 2000, 'rustbond reconnected');
           assert.equal(server.server.peers().length, members.length);

@@ -141,6 +141,7 @@ export class GoServer extends GoPeer {
     if (o.keepalive !== undefined) args.push('--keepalive', String(o.keepalive));
     const proc = new PeerProcess(t, peers.metalbond, args, {
       name: o.name ?? `go-server#${String(++goCounter)}`,
+      stderrToFile: true,
     });
     await proc.waitForLine(/Listening on \[::1\]:\d+/, 10_000);
     const s = new GoServer(proc, httpPort, port);
@@ -183,6 +184,7 @@ export class GoClient extends GoPeer {
     if (o.keepalive !== undefined) args.push('--keepalive', String(o.keepalive));
     const proc = new PeerProcess(t, peers.metalbond, args, {
       name: o.name ?? `go-client#${String(++goCounter)}`,
+      stderrToFile: true,
     });
     const c = new GoClient(proc, httpPort, o.servers);
     if (o.waitEstablished ?? true) {

@@ -4,7 +4,10 @@
  * after the test (registered with t.after when it is spawned).
  */
 
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 
 import { Signal } from './wait.js';
@@ -21,7 +24,29 @@ export interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Name used in error messages, e.g. "go-client#2". */
   readonly name: string;
+  /**
+   * Send stderr to a file that is tailed, instead of a pipe. For chatty peers (the Go CLI logs
+   * every route): a pipe couples their speed to this process's event loop, which runs tsbond too,
+   * and a full pipe blocks their logging and with it their protocol handling.
+   */
+  readonly stderrToFile?: boolean;
 }
+
+let logDir: string | undefined;
+
+/** A per-process temporary directory for peer logs, removed when the test process exits. */
+function peerLogDir(): string {
+  if (logDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbond-interop-'));
+    logDir = dir;
+    process.on('exit', () => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+  }
+  return logDir;
+}
+
+let fileCounter = 0;
 
 /** Keep at most this many lines per process (bursts can log one line per route). */
 const MAX_LINES = 200_000;
@@ -37,7 +62,7 @@ export class PeerProcess {
   /** Lines dropped after MAX_LINES. */
   dropped = 0;
   private readonly changed = new Signal();
-  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly child: ChildProcess;
 
   constructor(
     t: TestContext,
@@ -46,13 +71,25 @@ export class PeerProcess {
     options: SpawnOptions,
   ) {
     this.name = options.name;
+    let stderrFile: string | undefined;
+    let stderrFd: number | undefined;
+    if (options.stderrToFile === true) {
+      stderrFile = join(
+        peerLogDir(),
+        `${String(++fileCounter)}-${options.name.replace(/\W/g, '_')}.log`,
+      );
+      stderrFd = openSync(stderrFile, 'w');
+    }
     this.child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', stderrFd ?? 'pipe'],
     });
+    if (stderrFd !== undefined) closeSync(stderrFd);
+    const stopTail = stderrFile === undefined ? undefined : this.followFile(stderrFile);
     this.exitedPromise = new Promise((resolve) => {
       this.child.on('exit', (code, signal) => {
+        stopTail?.();
         this.exitCode = code;
         this.exitSignal = signal;
         this.exited = true;
@@ -60,6 +97,7 @@ export class PeerProcess {
         resolve();
       });
       this.child.on('error', (err) => {
+        stopTail?.();
         this.push('stderr', `spawn error: ${err.message}`);
         this.exited = true;
         this.changed.notify();
@@ -67,11 +105,42 @@ export class PeerProcess {
       });
     });
     this.split('stdout');
-    this.split('stderr');
-    this.child.stdin.on('error', () => {
+    if (stderrFile === undefined) this.split('stderr');
+    this.child.stdin?.on('error', () => {
       // The process went away while we were writing; exit handling reports it.
     });
     t.after(() => this.kill());
+  }
+
+  /** Follows a log file: new complete lines every 25 ms; returns the function that stops it. */
+  private followFile(path: string): () => void {
+    const fd = openSync(path, 'r');
+    const buf = Buffer.allocUnsafe(256 * 1024);
+    let offset = 0;
+    let rest = '';
+    let open = true;
+    const drain = (): void => {
+      let got = false;
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, offset);
+        if (n <= 0) break;
+        offset += n;
+        got = true;
+        const parts = (rest + buf.toString('utf8', 0, n)).split('\n');
+        rest = parts.pop() ?? '';
+        for (const p of parts) this.push('stderr', p);
+      }
+      if (got) this.changed.notify();
+    };
+    const timer = setInterval(drain, 25);
+    return () => {
+      if (!open) return;
+      open = false;
+      clearInterval(timer);
+      drain();
+      if (rest !== '') this.push('stderr', rest);
+      closeSync(fd);
+    };
   }
 
   get pid(): number | undefined {
@@ -79,15 +148,17 @@ export class PeerProcess {
   }
 
   private split(stream: 'stdout' | 'stderr'): void {
+    const readable = this.child[stream];
+    if (readable === null) return;
     let rest = '';
-    this.child[stream].setEncoding('utf8');
-    this.child[stream].on('data', (chunk: string) => {
+    readable.setEncoding('utf8');
+    readable.on('data', (chunk: string) => {
       const parts = (rest + chunk).split('\n');
       rest = parts.pop() ?? '';
       for (const p of parts) this.push(stream, p);
       this.changed.notify();
     });
-    this.child[stream].on('end', () => {
+    readable.on('end', () => {
       if (rest !== '') this.push(stream, rest);
       rest = '';
       this.changed.notify();
@@ -104,7 +175,7 @@ export class PeerProcess {
 
   /** Writes one line to the process's stdin. */
   writeLine(line: string): void {
-    if (!this.exited) this.child.stdin.write(`${line}\n`);
+    if (!this.exited) this.child.stdin?.write(`${line}\n`);
   }
 
   /** The last `n` lines, for failure messages. */
