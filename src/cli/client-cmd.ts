@@ -7,7 +7,15 @@ import { MetalBondError } from '../errors.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
 import { parseVni } from '../model/route.js';
 import { parseHostPort } from '../net-address.js';
-import { logOptions, loggerFrom, onSignals, parseSeconds, type LogFlags } from './common.js';
+import {
+  logOptions,
+  loggerFrom,
+  onSignals,
+  pacingFrom,
+  pacingOptions,
+  parseSeconds,
+  type LogFlags,
+} from './common.js';
 import { formatRouteChange } from './format.js';
 
 interface ClientFlags extends LogFlags {
@@ -17,6 +25,7 @@ interface ClientFlags extends LogFlags {
   announce: Announcement[];
   keepalive: number;
   window: number;
+  pacing: number | false;
 }
 
 function argParser<T>(parse: (s: string) => T): (value: string, previous: T[] | undefined) => T[] {
@@ -72,7 +81,7 @@ export function clientCommand(): Command {
     },
     32 * 1024,
   );
-  for (const o of logOptions()) cmd.addOption(o);
+  for (const o of [...pacingOptions(), ...logOptions()]) cmd.addOption(o);
   cmd.action((flags: ClientFlags) => {
     const log = loggerFrom(flags);
     const vnis = [...new Set([...flags.vni, ...flags.subscribe])];
@@ -92,6 +101,7 @@ export function clientCommand(): Command {
       {
         keepalive: flags.keepalive,
         windowBytes: flags.window,
+        pacing: pacingFrom(flags.pacing),
         subscribe: vnis,
         announce: flags.announce,
         logger: log,

@@ -70,7 +70,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     this.log = options.logger ?? silentLogger();
     const keepalive = checkKeepaliveSeconds(options.keepalive ?? DEFAULT_KEEPALIVE_SECONDS);
     const targets = servers.map((s) => parseHostPort(s, 4711));
-    const pacing = options.pacing === undefined ? undefined : checkPacing(options.pacing);
+    const pacing = checkPacing(options.pacing);
     const windowBytes =
       options.windowBytes === false ? undefined : (options.windowBytes ?? 32 * 1024);
     if (windowBytes !== undefined && !(windowBytes >= 2048)) {
@@ -136,6 +136,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
       establishedSince: c.established ? c.session?.establishedAt : undefined,
       routes: c.received.size,
       connects: c.connects,
+      echoesIgnored: c.echoes,
       lastError: c.lastError?.message,
     }));
   }

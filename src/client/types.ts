@@ -29,7 +29,11 @@ export interface ClientOptions {
    * 64 KiB; the window keeps any server, however slow its reader, from being overrun.
    */
   readonly windowBytes?: number | false;
-  /** Additionally pace writes at a fixed rate (none by default). */
+  /**
+   * Also pace writes at a fixed rate, for Go MetalBond clients behind the servers (a rustbond
+   * server forwards what it gets in large batches). Default DEFAULT_PACING (512 KiB/s, 16 KiB
+   * bursts); `false`: no pacing.
+   */
   readonly pacing?: PacingOptions | false;
   /** VNIs to subscribe to from the start (synced as soon as a server is established). */
   readonly subscribe?: readonly Vni[];
@@ -59,6 +63,8 @@ export interface ServerStatus {
   /** Routes this server currently reports. */
   readonly routes: number;
   readonly connects: number;
+  /** Our own routes this server sent back to us (Go and rustbond snapshots do), ignored. */
+  readonly echoesIgnored: number;
   readonly lastError: string | undefined;
 }
 

@@ -275,19 +275,45 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Ack window: sends up to the window, then a KEEPALIVE probe; the rest after its reply. */
   private flushWindowed(window: number): void {
     if (this.windowProbe > 0) return; // resumed by the KEEPALIVE reply
-    const t = this.takeFrames(window - this.windowUsed);
+    const pacer = this.pacer;
+    const room = window - this.windowUsed;
+    const tokens = pacer === undefined ? room : pacer.available(Date.now());
+    const t = this.takeFrames(Math.min(room, tokens));
+    pacer?.consume(t.bytes);
     this.windowUsed += t.bytes;
     let data = t.data;
     let frames = t.frames;
-    if (this.segBufs.length > 0) {
+    if (this.segBufs.length > 0 && window - this.windowUsed < this.nextFrameSize()) {
+      // Window full: probe, and wait for the reply.
       const probe = encodeKeepalive();
       data = data === undefined ? probe : Buffer.concat([data, probe]);
       frames++;
       this.keepalivesSent++;
       this.windowProbe = this.keepalivesSent;
       this.windowUsed = 0;
+    } else if (pacer !== undefined && this.segBufs.length > 0) {
+      this.schedulePaced(pacer);
     }
     if (data !== undefined) this.writeNow(data, frames);
+  }
+
+  private nextFrameSize(): number {
+    const next = this.segBufs[0];
+    if (next === undefined) return 0;
+    const at = this.segStarts[0] ?? 0;
+    return 4 + (((next[at + 1] ?? 0) << 8) | (next[at + 2] ?? 0));
+  }
+
+  private schedulePaced(pacer: Pacer): void {
+    if (this.pacingTimer !== undefined) return;
+    const wait = pacer.delayFor(Math.max(this.nextFrameSize(), pacer.options.burstBytes / 2));
+    this.pacingTimer = setTimeout(
+      () => {
+        this.pacingTimer = undefined;
+        this.flush();
+      },
+      Math.max(1, wait),
+    );
   }
 
   /** Writes as many whole frames as the pacer allows now; the rest when tokens are back. */
@@ -297,18 +323,7 @@ export class Session extends EventEmitter<SessionEvents> {
       pacer.consume(t.bytes);
       this.writeNow(t.data, t.frames);
     }
-    if (this.segBufs.length > 0) {
-      const next = this.segBufs[0] as Buffer;
-      const at = this.segStarts[0] ?? 0;
-      const frameSize = 4 + (((next[at + 1] ?? 0) << 8) | (next[at + 2] ?? 0));
-      this.pacingTimer = setTimeout(
-        () => {
-          this.pacingTimer = undefined;
-          this.flush();
-        },
-        Math.max(1, pacer.delayFor(Math.max(frameSize, pacer.options.burstBytes / 2))),
-      );
-    }
+    if (this.segBufs.length > 0) this.schedulePaced(pacer);
   }
 
   /** Total bytes ever queued on this session (to locate a given byte in the stream). */
