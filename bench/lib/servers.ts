@@ -1,0 +1,385 @@
+/**
+ * The servers under test, each in its own process on [::1] with a free port:
+ * - tsbond: bench/tsbond-server-probe.ts (MetalBondServer with the CLI's defaults, IPC probe);
+ * - go: Go MetalBond v0.5.0 (`.peers/metalbond server`), logging at its default info level;
+ * - rust: rustbond 0.1.3's MetalBondServer through our driver (`.peers/rustbond-peer server`);
+ * - forwarder: bench/forwarder.ts, the do-nothing ceiling.
+ */
+
+import type { ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+
+import { REPO_ROOT, forkTs, freePort, rssBytes, spawnTracked, waitExit } from './procs.js';
+
+export const SERVER_KINDS = ['tsbond', 'go', 'rust', 'forwarder'] as const;
+export type ServerKind = (typeof SERVER_KINDS)[number];
+
+export const SERVER_LABEL: Record<ServerKind, string> = {
+  tsbond: 'tsbond',
+  go: 'Go MetalBond 0.5.0',
+  rust: 'rustbond 0.1.3',
+  forwarder: 'forwarder (ceiling)',
+};
+
+export const HOST = '::1';
+export const GO_BIN = join(REPO_ROOT, '.peers', 'metalbond');
+export const RUST_BIN = join(REPO_ROOT, '.peers', 'rustbond-peer');
+
+export interface MemorySample {
+  readonly rss: number;
+  /** V8 heap (tsbond only), after a full GC. */
+  readonly heapUsed?: number;
+  readonly external?: number;
+  readonly arrayBuffers?: number;
+}
+
+export interface RunningServer {
+  readonly kind: ServerKind;
+  readonly pid: number;
+  readonly host: string;
+  readonly port: number;
+  memory(): Promise<MemorySample>;
+  /** Routes in the server's table, when it can tell. */
+  routeCount(): Promise<number | undefined>;
+  /** RSS now, and (tsbond) the largest outbound queue of any peer, for sampling under load. */
+  sample(): Promise<{ rss: number; maxQueuedBytes?: number | undefined }>;
+  /** Whether the process is still running. */
+  alive(): boolean;
+  /** Counted warnings from the server's log (Go), e.g. resets. */
+  logSummary(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly keepalive: number;
+  /** tsbond: write a V8 CPU profile to this directory. */
+  readonly cpuProfileDir?: string | undefined;
+  /** Directory for server logs. */
+  readonly logDir: string;
+  /** Go: send its (per-route, info-level) log to /dev/null instead of a file. */
+  readonly goLogNull?: boolean | undefined;
+}
+
+export function peerAvailable(kind: ServerKind): boolean {
+  if (kind === 'go') return existsSync(GO_BIN);
+  if (kind === 'rust') return existsSync(RUST_BIN);
+  return true;
+}
+
+function alive(c: ChildProcess): boolean {
+  return c.exitCode === null && c.signalCode === null;
+}
+
+async function waitFor<T>(what: string, ms: number, f: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A forked Node process answering `{seq, op}` requests with `{seq, ...}` messages. */
+class IpcClient {
+  private seq = 1;
+  private readonly pending = new Map<number, (m: Record<string, unknown>) => void>();
+  constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: unknown) => {
+      if (typeof m !== 'object' || m === null) return;
+      const r = m as Record<string, unknown>;
+      const seq = r.seq;
+      if (typeof seq !== 'number') return;
+      const f = this.pending.get(seq);
+      this.pending.delete(seq);
+      f?.(r);
+    });
+  }
+
+  async request(op: string, ms = 60_000): Promise<Record<string, unknown>> {
+    const seq = this.seq++;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.pending.delete(seq);
+        reject(new Error(`probe '${op}' timed out`));
+      }, ms);
+      this.pending.set(seq, (m) => {
+        clearTimeout(t);
+        resolve(m);
+      });
+      this.child.send({ seq, op });
+    });
+  }
+}
+
+/** Waits until a TCP connect to [::1]:port succeeds (then closes that connection at once). */
+async function waitListening(port: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: HOST, port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => {
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on port ${String(port)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function listeningMessage(c: ChildProcess, what: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => {
+      reject(new Error(`${what} did not start within 30 s`));
+    }, 30_000);
+    c.on('message', (m: unknown) => {
+      if (typeof m === 'object' && m !== null && (m as { event?: unknown }).event === 'listening') {
+        clearTimeout(t);
+        resolve(Number((m as { port?: unknown }).port));
+      }
+    });
+    c.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`${what} exited with ${String(code)} before listening`));
+    });
+  });
+}
+
+async function startTsbond(o: StartOptions): Promise<RunningServer> {
+  const flags = ['--expose-gc'];
+  if (o.cpuProfileDir !== undefined) {
+    mkdirSync(o.cpuProfileDir, { recursive: true });
+    flags.push('--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`);
+  }
+  mkdirSync(o.logDir, { recursive: true });
+  const logFile = join(o.logDir, `tsbond-${String(Date.now())}.log`);
+  const fd = openSync(logFile, 'w');
+  const c = forkTs(
+    'bench/tsbond-server-probe.ts',
+    ['--listen', `[${HOST}]:0`, '--keepalive', String(o.keepalive)],
+    flags,
+    ['ignore', 'inherit', fd, 'ipc'],
+  );
+  closeSync(fd);
+  const port = await listeningMessage(c, 'tsbond server');
+  const ipc = new IpcClient(c);
+  return {
+    kind: 'tsbond',
+    pid: c.pid ?? 0,
+    host: HOST,
+    port,
+    async memory() {
+      const r = await ipc.request('mem');
+      const m = r.memory as NodeJS.MemoryUsage;
+      return {
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        external: m.external,
+        arrayBuffers: m.arrayBuffers,
+      };
+    },
+    async routeCount() {
+      const r = await ipc.request('stats');
+      return typeof r.routes === 'number' ? r.routes : undefined;
+    },
+    async sample() {
+      const r = await ipc.request('stats');
+      return {
+        rss: typeof r.rss === 'number' ? r.rss : 0,
+        maxQueuedBytes: typeof r.maxQueuedBytes === 'number' ? r.maxQueuedBytes : undefined,
+      };
+    },
+    alive: () => alive(c),
+    logSummary: () => countLog(logFile, TSBOND_LOG_PATTERNS),
+    async stop() {
+      if (!alive(c)) return;
+      await ipc.request('shutdown', 20_000).catch(() => undefined);
+      await waitExit(c, 20_000);
+    },
+  };
+}
+
+async function startForwarder(): Promise<RunningServer> {
+  const c = forkTs('bench/forwarder.ts', ['--listen', `[${HOST}]:0`]);
+  const port = await listeningMessage(c, 'forwarder');
+  return {
+    kind: 'forwarder',
+    pid: c.pid ?? 0,
+    host: HOST,
+    port,
+    memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
+    routeCount: () => Promise.resolve(undefined),
+    sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
+    alive: () => alive(c),
+    logSummary: () => Promise.resolve({}),
+    async stop() {
+      c.kill('SIGTERM');
+      await waitExit(c, 5000);
+    },
+  };
+}
+
+/**
+ * Go log lines worth counting: every warning/error/fatal/panic line grouped by message (resets
+ * under load, crashes), plus the info-level lines that say why a session ended.
+ */
+async function goLogSummary(file: string): Promise<Record<string, number>> {
+  return summarizeLog(
+    file,
+    `grep -E 'level=(warning|error|fatal|panic)|Connection timed out|^panic:' "$1" ` +
+      `| sed -E 's/.*msg="([^"]*)".*/\\1/' | sort | uniq -c | sort -rn | head -n 20`,
+  );
+}
+
+/** rustbond (tracing) warnings and errors grouped by message, peer addresses removed. */
+async function rustLogSummary(file: string): Promise<Record<string, number>> {
+  return summarizeLog(
+    file,
+    `grep -E ' (WARN|ERROR) ' "$1" | sed -E 's/^[^ ]+ +(WARN|ERROR) //; s/ ?peer=[^ ]+//g' ` +
+      `| sort | uniq -c | sort -rn | head -n 20`,
+  );
+}
+
+async function summarizeLog(file: string, script: string): Promise<Record<string, number>> {
+  return new Promise((resolve) => {
+    execFile('bash', ['-c', script, 'log-summary', file], (_err, stdout) => {
+      const out: Record<string, number> = {};
+      for (const line of stdout.split('\n')) {
+        const m = /^\s*(\d+) (.*)$/.exec(line);
+        if (m?.[1] !== undefined && m[2] !== undefined) out[m[2].slice(0, 120)] = Number(m[1]);
+      }
+      resolve(out);
+    });
+  });
+}
+
+async function grepCount(pattern: string, file: string): Promise<number> {
+  return new Promise((resolve) => {
+    execFile('grep', ['-c', '-F', pattern, file], (_err, stdout) => {
+      resolve(Number(stdout.trim()) || 0);
+    });
+  });
+}
+
+/** tsbond warnings worth counting (JSON log lines, level >= warn). */
+const TSBOND_LOG_PATTERNS: Record<string, string> = {
+  'slow consumer disconnected': 'slow consumer disconnected',
+  'keepalive timeout': 'keepalive timeout',
+  'invalid UPDATE dropped': 'invalid UPDATE dropped',
+  'peer closed (protocol error or timeout)': '"msg":"peer closed"',
+};
+
+async function countLog(
+  file: string,
+  patterns: Record<string, string>,
+): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [name, p] of Object.entries(patterns)) {
+    const n = await grepCount(p, file);
+    if (n > 0) out[name] = n;
+  }
+  return out;
+}
+
+async function startGo(o: StartOptions): Promise<RunningServer> {
+  const port = await freePort(HOST);
+  mkdirSync(o.logDir, { recursive: true });
+  const logFile = join(o.logDir, `go-${String(port)}.log`);
+  const fd = openSync(o.goLogNull === true ? '/dev/null' : logFile, 'w');
+  if (o.goLogNull === true) writeFileSync(logFile, '');
+  const c = spawnTracked(
+    GO_BIN,
+    ['server', '--listen', `[${HOST}]:${String(port)}`, '--keepalive', String(o.keepalive)],
+    { stdio: ['ignore', 'ignore', fd] },
+  );
+  closeSync(fd);
+  if (o.goLogNull === true) await waitListening(port);
+  else
+    await waitFor('Go server "Listening on"', 30_000, () => {
+      if (!alive(c))
+        throw new Error(`Go server exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
+      return readFileSync(logFile, 'utf8').includes('Listening on') ? true : undefined;
+    });
+  return {
+    kind: 'go',
+    pid: c.pid ?? 0,
+    host: HOST,
+    port,
+    memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
+    routeCount: () => Promise.resolve(undefined),
+    sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
+    alive: () => alive(c),
+    logSummary: () => goLogSummary(logFile),
+    async stop() {
+      if (alive(c)) c.kill('SIGTERM');
+      await waitExit(c, 5000);
+    },
+  };
+}
+
+async function startRust(o: StartOptions): Promise<RunningServer> {
+  mkdirSync(o.logDir, { recursive: true });
+  const logFile = join(o.logDir, `rust-${String(Date.now())}.log`);
+  const fd = openSync(logFile, 'w');
+  const c = spawnTracked(
+    RUST_BIN,
+    ['server', '--listen', `[${HOST}]:0`, '--keepalive', String(o.keepalive)],
+    { stdio: ['pipe', 'pipe', fd] },
+  );
+  closeSync(fd);
+  let port: number | undefined;
+  let routes: number | undefined;
+  const stdout = c.stdout;
+  if (stdout === null) throw new Error('rustbond-peer: no stdout');
+  createInterface({ input: stdout }).on('line', (line) => {
+    try {
+      const ev = JSON.parse(line) as { event?: string; addr?: string; routes?: number };
+      if (ev.event === 'listening' && typeof ev.addr === 'string') {
+        port = Number(ev.addr.slice(ev.addr.lastIndexOf(':') + 1));
+      } else if (ev.event === 'stats' && typeof ev.routes === 'number') routes = ev.routes;
+    } catch {
+      // not JSON: ignore
+    }
+  });
+  const p = await waitFor('rustbond server "listening"', 30_000, () => {
+    if (!alive(c)) throw new Error(`rustbond server exited: ${readFileSync(logFile, 'utf8')}`);
+    return port;
+  });
+  return {
+    kind: 'rust',
+    pid: c.pid ?? 0,
+    host: HOST,
+    port: p,
+    memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
+    // Printed by the driver every 200 ms when it changes.
+    routeCount: () => Promise.resolve(routes),
+    sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
+    alive: () => alive(c),
+    logSummary: () => rustLogSummary(logFile),
+    async stop() {
+      if (alive(c)) c.stdin?.end('quit\n');
+      await waitExit(c, 5000);
+    },
+  };
+}
+
+export async function startServer(kind: ServerKind, o: StartOptions): Promise<RunningServer> {
+  switch (kind) {
+    case 'tsbond':
+      return startTsbond(o);
+    case 'go':
+      return startGo(o);
+    case 'rust':
+      return startRust(o);
+    case 'forwarder':
+      return startForwarder();
+  }
+}

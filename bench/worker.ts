@@ -1,0 +1,361 @@
+/**
+ * Load-generator worker process (forked by bench/run.ts, one or several per run). It holds raw
+ * client connections to the server under test, publishes pre-built frames and counts what it
+ * receives; the driver talks to it over IPC (bench/lib/protocol.ts). It dies with its parent.
+ */
+
+import { FanoutFrames, TableFrames, probeFrame } from './lib/frames.js';
+import {
+  isRequest,
+  type Command,
+  type ConnCounts,
+  type Reply,
+  type WaitSpec,
+  type WorkerEvent,
+  type WorkerStats,
+} from './lib/protocol.js';
+import { RawConn, nowMs } from './lib/raw-conn.js';
+
+const conns = new Map<string, RawConn>();
+const lostReasons: string[] = [];
+
+function send(m: Reply | WorkerEvent): void {
+  // The callback form: a send racing the driver's disconnect fails quietly instead of throwing.
+  if (process.connected) process.send?.(m, undefined, {}, () => undefined);
+}
+
+function conn(id: string): RawConn {
+  const c = conns.get(id);
+  if (c === undefined) throw new Error(`no connection '${id}'`);
+  return c;
+}
+
+// ---- fan-out publishing ----
+
+/** Bytes per socket write when unpaced (whole announce+withdraw pairs). */
+const UNPACED_WRITE_BYTES = 32 * 1024;
+const PACED_TICK_MS = 5;
+
+class Publisher {
+  sentAdds = 0;
+  sentRemoves = 0;
+  done = false;
+  private next = 0;
+  private waitingDrain = false;
+
+  /**
+   * @param phase 0..1: paced, this client's batches are offset by this fraction of its batch
+   *   period, so the clients' batches are spread evenly instead of all falling due together.
+   */
+  constructor(
+    readonly c: RawConn,
+    readonly f: FanoutFrames,
+    readonly phase: number,
+  ) {}
+
+  get sent(): number {
+    return this.sentAdds + this.sentRemoves;
+  }
+
+  /** Writes blocks [next, next + n) (clamped to the buffer end); returns write()'s result. */
+  private writeBlocks(n: number): boolean {
+    const from = this.next;
+    const to = Math.min(from + n, this.f.blocks);
+    const start = this.f.blockStart[from] ?? 0;
+    const end = this.f.blockStart[to] ?? 0;
+    for (let b = from; b < to; b++) {
+      if (b % 2 === 0) this.sentAdds += this.f.batch;
+      else this.sentRemoves += this.f.batch;
+    }
+    this.next = to === this.f.blocks ? 0 : to;
+    return this.c.socket.write(this.f.buf.subarray(start, end));
+  }
+
+  /** Unpaced: write whole pairs as fast as the socket takes them (respecting back-pressure). */
+  pump = (): void => {
+    if (this.done) return;
+    if (!this.c.alive || stopping) {
+      this.finish();
+      return;
+    }
+    const pairBytes = (this.f.blockStart[2] ?? 0) - (this.f.blockStart[0] ?? 0);
+    const pairs = Math.max(1, Math.floor(UNPACED_WRITE_BYTES / Math.max(1, pairBytes)));
+    if (this.writeBlocks(2 * pairs)) setImmediate(this.pump);
+    else {
+      this.c.socket.once('drain', this.pump);
+    }
+  };
+
+  /** Paced: called every tick with the number of updates due by now. */
+  tick(due: number): void {
+    if (this.done) return;
+    if (!this.c.alive) {
+      this.finish();
+      return;
+    }
+    const batch = this.f.batch;
+    if (stopping) {
+      // Finish the batch in progress (its withdrawals; write() queues them even under
+      // back-pressure), then stop.
+      if (this.next % 2 === 1) this.writeBlocks(1);
+      this.finish();
+      return;
+    }
+    if (this.waitingDrain) return;
+    while (this.sent + batch <= due + this.phase * batch) {
+      if (!this.writeBlocks(1)) {
+        this.waitingDrain = true;
+        this.c.socket.once('drain', () => {
+          this.waitingDrain = false;
+        });
+        return;
+      }
+    }
+  }
+
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.c.socket.off('drain', this.pump);
+    checkStopped();
+  }
+}
+
+let publishers: Publisher[] = [];
+let stopping = false;
+let pacer: NodeJS.Timeout | undefined;
+let stopWaiter: (() => void) | undefined;
+
+function checkStopped(): void {
+  if (stopWaiter !== undefined && publishers.every((p) => p.done || !p.c.alive)) {
+    const w = stopWaiter;
+    stopWaiter = undefined;
+    w();
+  }
+}
+
+function startFanout(ratePerClient: number): void {
+  stopping = false;
+  const t0 = nowMs();
+  if (ratePerClient <= 0) {
+    for (const p of publishers) setImmediate(p.pump);
+    return;
+  }
+  pacer = setInterval(() => {
+    const due = ((nowMs() - t0) / 1000) * ratePerClient;
+    for (const p of publishers) p.tick(due);
+  }, PACED_TICK_MS);
+}
+
+/**
+ * Stops publishing now: no new batch is started. Unpaced publishers only ever write whole
+ * announce+withdraw pairs, so one waiting for 'drain' is done (what it wrote is queued and will be
+ * delivered); paced ones write the withdrawals of a half-done batch first.
+ */
+async function stopFanout(): Promise<void> {
+  stopping = true;
+  for (const p of publishers) {
+    if (pacer !== undefined) p.tick(0);
+    else p.finish();
+  }
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      // A publisher stuck on back-pressure for this long is reported as is.
+      stopWaiter = undefined;
+      resolve();
+    }, 30_000);
+    stopWaiter = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    checkStopped();
+  });
+  if (pacer !== undefined) clearInterval(pacer);
+  pacer = undefined;
+}
+
+// ---- stats ----
+
+function stats(): WorkerStats {
+  let adds = 0;
+  let removes = 0;
+  let min = Infinity;
+  let max = 0;
+  let last = 0;
+  let lost = 0;
+  for (const c of conns.values()) {
+    const k = c.counter;
+    adds += k.adds;
+    removes += k.removes;
+    min = Math.min(min, k.adds + k.removes);
+    max = Math.max(max, k.adds + k.removes);
+    last = Math.max(last, c.lastUpdateAt);
+    if (c.lost !== undefined) lost++;
+  }
+  let sentAdds = 0;
+  let sentRemoves = 0;
+  for (const p of publishers) {
+    sentAdds += p.sentAdds;
+    sentRemoves += p.sentRemoves;
+  }
+  return {
+    sentAdds,
+    sentRemoves,
+    adds,
+    removes,
+    minPerConn: conns.size === 0 ? 0 : min,
+    maxPerConn: max,
+    lastUpdateAt: last,
+    conns: conns.size,
+    lost,
+    lostReasons: lostReasons.slice(0, 20),
+  };
+}
+
+function counts(ids: readonly string[]): Record<string, ConnCounts> {
+  const out: Record<string, ConnCounts> = {};
+  for (const id of ids) {
+    const k = conn(id).counter;
+    out[id] = { adds: k.adds, removes: k.removes };
+  }
+  return out;
+}
+
+// ---- commands ----
+
+/** Resolves with the time the conn's counters first reached the spec. */
+async function waitCounts(w: WaitSpec): Promise<number> {
+  const c = conn(w.id);
+  return c.waitFor(
+    () => c.counter.adds >= w.adds && c.counter.removes >= w.removes,
+    w.timeoutMs,
+    `${String(w.adds)} ADDs and ${String(w.removes)} REMOVEs`,
+    w.stallMs,
+  );
+}
+
+async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
+  switch (cmd.op) {
+    case 'connect': {
+      const opened = await Promise.all(
+        cmd.conns.map(async (spec) => {
+          const c = await RawConn.open(spec.id, {
+            host: cmd.target.host,
+            port: cmd.target.port,
+            keepalive: cmd.keepalive,
+            keepaliveEveryMs: cmd.keepaliveEveryMs,
+            timeoutMs: cmd.timeoutMs,
+          });
+          c.setLostHandler((x) => {
+            lostReasons.push(`${x.id}: ${x.lost ?? ''}`);
+            send({ event: 'lost', id: x.id, reason: x.lost ?? '' });
+            checkStopped();
+          });
+          conns.set(spec.id, c);
+          if (spec.subscribe !== undefined) c.subscribe(spec.subscribe);
+          return c;
+        }),
+      );
+      // A round trip after SUBSCRIBE: the server has at least read it.
+      await Promise.all(opened.map((c) => c.roundTrip(cmd.timeoutMs)));
+      return { at: nowMs() };
+    }
+    case 'fanoutPrepare': {
+      publishers = cmd.clients.map(
+        (client) =>
+          new Publisher(
+            conn(`c${String(client)}`),
+            new FanoutFrames(client, cmd.vni, cmd.batch, cmd.cycle),
+            client / cmd.of,
+          ),
+      );
+      return {};
+    }
+    case 'fanoutStart':
+      startFanout(cmd.ratePerClient);
+      return { at: nowMs() };
+    case 'fanoutStop':
+      await stopFanout();
+      return { at: nowMs(), stats: stats() };
+    case 'tableAnnounce': {
+      const c = conn(cmd.id);
+      const f = new TableFrames(cmd.announcer, cmd.vni, cmd.count);
+      const startedAt = nowMs();
+      for (let i = 0; i < cmd.count; i += cmd.window) {
+        const end = Math.min(cmd.count, i + cmd.window);
+        c.socket.write(f.buf.subarray(f.frameStart[i], f.frameStart[end]));
+        await c.roundTrip(cmd.timeoutMs);
+      }
+      return { startedAt, at: nowMs() };
+    }
+    case 'probe':
+      conn(cmd.id).socket.write(probeFrame(cmd.vni, 0, cmd.remove));
+      return { at: nowMs() };
+    case 'wait': {
+      const times = await Promise.all(cmd.ids.map((id) => waitCounts({ id, ...cmd })));
+      return { at: Math.max(0, ...times), counts: counts(cmd.ids) };
+    }
+    case 'roundTrip': {
+      await Promise.all(
+        cmd.ids.filter((id) => conn(id).alive).map((id) => conn(id).roundTrip(cmd.timeoutMs)),
+      );
+      return { at: nowMs(), counts: counts(cmd.ids) };
+    }
+    case 'reset': {
+      for (const id of cmd.ids ?? [...conns.keys()]) {
+        const k = conn(id).counter;
+        k.adds = 0;
+        k.removes = 0;
+      }
+      for (const p of publishers) {
+        p.sentAdds = 0;
+        p.sentRemoves = 0;
+      }
+      return {};
+    }
+    case 'subscribe': {
+      const c = conn(cmd.id);
+      const startedAt = nowMs();
+      c.subscribe(cmd.vni);
+      const at = cmd.then === undefined ? startedAt : await waitCounts(cmd.then);
+      return { startedAt, at, counts: cmd.then === undefined ? {} : counts([cmd.then.id]) };
+    }
+    case 'close': {
+      // The wait is armed before the close, so the time it records is exact.
+      const reached = cmd.then === undefined ? undefined : waitCounts(cmd.then);
+      let startedAt = 0;
+      for (const id of cmd.ids) {
+        startedAt = Math.max(startedAt, conn(id).close());
+        conns.delete(id);
+      }
+      publishers = publishers.filter((p) => conns.has(p.c.id));
+      const at = reached === undefined ? startedAt : await reached;
+      return { startedAt, at, counts: cmd.then === undefined ? {} : counts([cmd.then.id]) };
+    }
+    case 'stats':
+      return { stats: stats() };
+  }
+}
+
+process.on('message', (m: unknown) => {
+  if (!isRequest(m)) return;
+  run(m).then(
+    (r) => {
+      send({ seq: m.seq, ok: true, ...r });
+    },
+    (e: unknown) => {
+      send({ seq: m.seq, ok: false, error: e instanceof Error ? e.message : String(e) });
+    },
+  );
+});
+
+// Periodic progress for the driver.
+setInterval(() => {
+  if (conns.size > 0) send({ event: 'stats', stats: stats() });
+}, 250).unref();
+
+// Die with the driver.
+process.on('disconnect', () => {
+  for (const c of conns.values()) c.close();
+  process.exit(0);
+});
