@@ -78,6 +78,8 @@ export class UpdateFields {
   hopType = 0;
   natFrom = 0;
   natTo = 0;
+  private readonly reader = new Reader(new Uint8Array(0), 0, 0);
+  private readonly subReader = new Reader(new Uint8Array(0), 0, 0);
 
   /** Parses `p[start, end)`; throws ProtocolError when the payload is not valid protobuf. */
   parse(p: Uint8Array, start = 0, end = p.length): this {
@@ -94,7 +96,7 @@ export class UpdateFields {
     this.hopType = 0;
     this.natFrom = 0;
     this.natTo = 0;
-    const r = new Reader(p, start, end);
+    const r = this.reader.reset(p, start, end);
     while (r.pos < end) {
       const tag = r.uint32();
       const wt = tag & 7;
@@ -129,7 +131,7 @@ export class UpdateFields {
   }
 
   private parseDestination(p: Uint8Array, start: number, end: number): void {
-    const r = new Reader(p, start, end);
+    const r = this.subReader.reset(p, start, end);
     while (r.pos < end) {
       const tag = r.uint32();
       const wt = tag & 7;
@@ -154,7 +156,7 @@ export class UpdateFields {
   }
 
   private parseNextHop(p: Uint8Array, start: number, end: number): void {
-    const r = new Reader(p, start, end);
+    const r = this.subReader.reset(p, start, end);
     while (r.pos < end) {
       const tag = r.uint32();
       const wt = tag & 7;

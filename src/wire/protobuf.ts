@@ -32,16 +32,30 @@ export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
  */
 export class Reader {
   pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
+  buf: Uint8Array;
+  end: number;
+  constructor(buf: Uint8Array, start: number, end: number) {
+    this.buf = buf;
     this.pos = start;
+    this.end = end;
+  }
+
+  /** Re-targets the reader (no allocation on hot paths). */
+  reset(buf: Uint8Array, start: number, end: number): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = end;
+    return this;
   }
 
   uint32(): number {
     const buf = this.buf;
+    // Fast path: nearly every varint of this protocol is one byte.
+    const first = this.pos < this.end ? (buf[this.pos] ?? 0) : 0x80;
+    if (first < 0x80) {
+      this.pos++;
+      return first;
+    }
     let result = 0;
     let shift = 0;
     for (let i = 0; i < 10; i++) {
