@@ -9,11 +9,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 
 import { IoError, MetalBondError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { fieldsInvalidReason, fieldsRoute, fieldsRouteKey } from '../model/validate.js';
+import { fieldsInvalidReason, fieldsRouteKey } from '../model/validate.js';
 import { routeFromKey } from '../model/wire-route.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../net-address.js';
 import { DeliveryKind, RouteTable, type Withdrawal } from '../routing/route-table.js';
 import { Session, type SessionHandler } from '../session/session.js';
+import { canonicalUpdateKeyStart, fastResult } from '../wire/canonical-fast.js';
 import { UpdateFields } from '../wire/decode.js';
 import { WireAction } from '../wire/messages.js';
 import { writeUpdateFrame, updateFrameSize } from '../wire/route-key.js';
@@ -275,6 +276,14 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   onUpdate(session: Session, buf: Buffer, start: number, end: number): void {
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
+    const keyStart = canonicalUpdateKeyStart(buf, start, end);
+    if (keyStart >= 0) {
+      // Canonical and valid (the usual case): the key is the payload after the action field.
+      this.counters.updatesAccepted++;
+      const remove = fastResult.action === WireAction.REMOVE;
+      this.applyUpdate(peer, fastResult.vni, buf.toString('latin1', keyStart, end), remove);
+      return;
+    }
     const f = this.fields.parse(buf, start, end);
     const reason = fieldsInvalidReason(f);
     if (reason !== undefined) {
@@ -290,16 +299,17 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       return;
     }
     this.counters.updatesAccepted++;
-    const key = fieldsRouteKey(f);
-    const remove = f.action === WireAction.REMOVE;
-    const vni = f.vni;
+    this.applyUpdate(peer, f.vni, fieldsRouteKey(f), f.action === WireAction.REMOVE);
+  }
+
+  private applyUpdate(peer: ServerPeer, vni: number, key: string, remove: boolean): void {
     const d = remove ? this.table.remove(peer, vni, key) : this.table.add(peer, vni, key);
     if (d.kind !== DeliveryKind.NONE) this.deliver(vni, key, remove, d.kind, d.peer);
     if (this.listenerCount('route') > 0) {
       this.emit('route', {
         action: remove ? 'REMOVE' : 'ADD',
         vni,
-        route: fieldsRoute(f),
+        route: routeFromKey(key).route,
         peer: peer.address,
       });
     }
