@@ -36,6 +36,10 @@ export class RouteTable<P extends object> {
   private readonly subscribers = new Map<number, Set<P>>();
   private readonly subscriptions = new Map<P, Set<number>>();
   private count = 0;
+  /** One-entry cache of index(): consecutive updates mostly come from one peer and VNI. */
+  private cachePeer: P | undefined;
+  private cacheVni = -1;
+  private cacheKeys: Set<string> | undefined;
   /** Result object reused by add/remove (valid until the next call). */
   private readonly result: Delivery<P> = { kind: DeliveryKind.NONE, peer: undefined };
 
@@ -99,14 +103,14 @@ export class RouteTable<P extends object> {
       r.kind = DeliveryKind.ALL_EXCEPT;
       r.peer = peer;
     }
-    const idx = this.owned.get(peer);
-    const keys = idx?.get(vni);
-    if (idx !== undefined && keys !== undefined) {
-      keys.delete(key);
-      if (keys.size === 0) {
-        idx.delete(vni);
-        if (idx.size === 0) this.owned.delete(peer);
-      }
+    const keys = this.index(peer, vni);
+    keys.delete(key);
+    if (keys.size === 0) {
+      const idx = this.owned.get(peer);
+      idx?.delete(vni);
+      if (idx?.size === 0) this.owned.delete(peer);
+      this.cachePeer = undefined;
+      this.cacheKeys = undefined;
     }
     return r;
   }
@@ -233,6 +237,9 @@ export class RouteTable<P extends object> {
   }
 
   private index(peer: P, vni: number): Set<string> {
+    if (this.cachePeer === peer && this.cacheVni === vni && this.cacheKeys !== undefined) {
+      return this.cacheKeys;
+    }
     let idx = this.owned.get(peer);
     if (idx === undefined) {
       idx = new Map();
@@ -243,6 +250,9 @@ export class RouteTable<P extends object> {
       keys = new Set();
       idx.set(vni, keys);
     }
+    this.cachePeer = peer;
+    this.cacheVni = vni;
+    this.cacheKeys = keys;
     return keys;
   }
 }
