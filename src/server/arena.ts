@@ -12,6 +12,19 @@ export class FrameArena {
   buf: Buffer = Buffer.allocUnsafeSlow(ARENA_SIZE);
   pos = 0;
 
+  /** Copies a complete frame `src[start, end)` and returns its start; it ends at `this.pos`. */
+  copyFrame(src: Buffer, start: number, end: number): number {
+    const size = end - start;
+    if (this.pos + size > this.buf.length) {
+      this.buf = Buffer.allocUnsafeSlow(ARENA_SIZE);
+      this.pos = 0;
+    }
+    const at = this.pos;
+    src.copy(this.buf, at, start, end);
+    this.pos = at + size;
+    return at;
+  }
+
   /** Writes the UPDATE frame for `key` and returns its start; the frame ends at `this.pos`. */
   writeUpdate(key: string, remove: boolean): number {
     const size = updateFrameSize(key, remove);

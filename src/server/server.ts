@@ -14,9 +14,9 @@ import { routeFromKey } from '../model/wire-route.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../net-address.js';
 import { DeliveryKind, RouteTable, type Withdrawal } from '../routing/route-table.js';
 import { Session, type SessionHandler } from '../session/session.js';
-import { canonicalUpdateKeyStart, fastResult } from '../wire/canonical-fast.js';
+import { canonicalUpdateKeyStart, fastResult, latin1 } from '../wire/canonical-fast.js';
 import { UpdateFields } from '../wire/decode.js';
-import { WireAction } from '../wire/messages.js';
+import { HEADER_SIZE, WireAction } from '../wire/messages.js';
 import { writeUpdateFrame, updateFrameSize } from '../wire/route-key.js';
 import { FrameArena } from './arena.js';
 import {
@@ -61,6 +61,10 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   /** Bytes queued for fan-out since the last throttle check. */
   private turnBytes = 0;
   private nextId = 1;
+  /** The received canonical frame of the update being applied, forwarded as is. */
+  private frameSrc: Buffer | undefined;
+  private frameStart = 0;
+  private frameEnd = 0;
   private stopping = false;
   private _address: HostPort;
 
@@ -281,7 +285,12 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       // Canonical and valid (the usual case): the key is the payload after the action field.
       this.counters.updatesAccepted++;
       const remove = fastResult.action === WireAction.REMOVE;
-      this.applyUpdate(peer, fastResult.vni, buf.toString('latin1', keyStart, end), remove);
+      // The received frame (header included) is canonical: forward its bytes as they are.
+      this.frameSrc = buf;
+      this.frameStart = start - HEADER_SIZE;
+      this.frameEnd = end;
+      this.applyUpdate(peer, fastResult.vni, latin1(buf, keyStart, end), remove);
+      this.frameSrc = undefined;
       return;
     }
     const f = this.fields.parse(buf, start, end);
@@ -373,8 +382,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     if (kind === DeliveryKind.ALL_EXCEPT) {
       const subs = this.table.subscribersOf(vni);
       if (subs === undefined || (subs.size === 1 && peer !== undefined && subs.has(peer))) return;
-      const start = arena.writeUpdate(key, remove);
-      this.counters.updatesEncoded++;
+      const start = this.encode(key, remove);
       if (
         this.runBuf === arena.buf &&
         this.runEnd === start &&
@@ -398,11 +406,19 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       this.table.isSubscribed(peer, vni)
     ) {
       this.flushRun();
-      const start = arena.writeUpdate(key, remove);
-      this.counters.updatesEncoded++;
+      const start = this.encode(key, remove);
       peer.session.send(arena.buf, 1, start, arena.pos);
       this.turnBytes += arena.pos - start;
     }
+  }
+
+  /** Puts the frame of an update into the arena once: the received bytes, or built from the key. */
+  private encode(key: string, remove: boolean): number {
+    this.counters.updatesEncoded++;
+    const src = this.frameSrc;
+    return src === undefined
+      ? this.arena.writeUpdate(key, remove)
+      : this.arena.copyFrame(src, this.frameStart, this.frameEnd);
   }
 
   /** Queues the pending fan-out run to its recipients. */

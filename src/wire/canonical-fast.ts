@@ -6,6 +6,19 @@
  * which gives the same result for every canonical payload (property-tested).
  */
 
+interface Latin1Slicer {
+  latin1Slice(start: number, end: number): string;
+}
+
+/**
+ * `buf.toString('latin1', start, end)` without the encoding dispatch (Node's Buffer has the
+ * latin1Slice method that toString ends up calling; used when present).
+ */
+export const latin1: (buf: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as unknown as Partial<Latin1Slicer>).latin1Slice === 'function'
+    ? (buf, start, end) => (buf as unknown as Latin1Slicer).latin1Slice(start, end)
+    : (buf, start, end) => buf.toString('latin1', start, end);
+
 /** Result of the last successful match (valid until the next call). */
 export const fastResult = { action: 0, vni: 0 };
 
