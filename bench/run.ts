@@ -14,9 +14,9 @@
  */
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { runFanout, type FanoutResult } from './lib/fanout.js';
@@ -31,6 +31,7 @@ import { runTable, type TableResult } from './lib/table.js';
 const HELP = `usage: node --import tsx bench/run.ts [BENCHMARK...] [options]
 
 BENCHMARK: fanout, sync, memory, withdraw, profile, all (default: all = comparison mode)
+       or: report FILE.json [--markdown]   tables (and BENCHMARKS.md) again from a saved run
 
   --server LIST        servers: tsbond,go,rust,forwarder (default: tsbond; all four for 'all';
                        forwarder only runs fan-out)
@@ -61,7 +62,7 @@ BENCHMARK: fanout, sync, memory, withdraw, profile, all (default: all = comparis
   --max-minutes M      abort the whole run after M minutes (default 60)
   -h, --help`;
 
-const BENCHMARKS = ['fanout', 'sync', 'memory', 'withdraw', 'profile', 'all'] as const;
+const BENCHMARKS = ['fanout', 'sync', 'memory', 'withdraw', 'profile', 'all', 'report'] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 function list(s: string): string[] {
@@ -117,6 +118,22 @@ const { values: v, positionals } = parseArgs({
 
 if (v.help) {
   process.stdout.write(`${HELP}\n`);
+  process.exit(0);
+}
+
+// `report FILE.json`: print the tables of a saved run again (and with --markdown rewrite
+// BENCHMARKS.md from it), without measuring anything.
+if (positionals[0] === 'report') {
+  const file = positionals[1];
+  if (file === undefined) {
+    process.stderr.write('usage: node --import tsx bench/run.ts report FILE.json [--markdown]\n');
+    process.exit(2);
+  }
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as RunResults;
+  printReport(saved);
+  if (v.markdown === true) {
+    await writeMarkdown(saved, join(REPO_ROOT, 'BENCHMARKS.md'), resolve(file));
+  }
   process.exit(0);
 }
 

@@ -389,6 +389,25 @@ function chartPanels(r: RunResults): Panel[] {
         })),
     });
   }
+  const best = kinds
+    .map(
+      (k) =>
+        r.fanout
+          .filter((f) => f.server === k && f.ok)
+          .sort((a, b) => b.deliveredPerSec - a.deliveredPerSec)[0],
+    )
+    .filter((f): f is FanoutResult => f !== undefined);
+  if (best.length > 0) {
+    panels.push({
+      title: 'Fan-out, best run',
+      note: 'delivered updates/s at 100.00% delivery,\nany mode (higher is better)',
+      bars: best.map((f) => ({
+        kind: f.server,
+        value: f.deliveredPerSec,
+        label: fmtRate(f.deliveredPerSec),
+      })),
+    });
+  }
   const biggest = Math.max(0, ...r.table.map((t) => t.routes));
   const big = r.table.filter((t) => t.routes === biggest);
   if (big.length > 0) {
