@@ -208,10 +208,6 @@ export class RouteTable<P extends object> {
     for (const [key, owners] of vniRoutes) yield [key, Array.isArray(owners) ? owners : [owners]];
   }
 
-  subscribedVnis(): IterableIterator<number> {
-    return this.subscribers.keys();
-  }
-
   private withdrawKeys(
     peer: P,
     vni: number,

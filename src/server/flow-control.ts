@@ -39,7 +39,6 @@ export class FlowControl {
     if (queued > this.config.queueSoftLimitBytes) {
       if (this.congested.has(peer)) return;
       this.congested.add(peer);
-      peer.congestedSince = Date.now();
       this.progress.set(peer, { bytes: peer.session.totalWrittenBytes, at: Date.now() });
       peer.session.setReadingPaused(false);
       if (this.congested.size === 1) this.pauseOthers();
@@ -82,12 +81,7 @@ export class FlowControl {
     this.timer = undefined;
   }
 
-  get congestedPeers(): number {
-    return this.congested.size;
-  }
-
   private uncongest(peer: ServerPeer): void {
-    peer.congestedSince = undefined;
     this.progress.delete(peer);
     if (this.congested.size === 0) {
       this.stop();

@@ -8,8 +8,6 @@ export class ServerPeer {
   invalidUpdates = 0;
   /** Stream position (totalEnqueuedBytes) at the end of the last snapshot queued. */
   snapshotEndMark = 0;
-  /** When the outbound queue went above the soft watermark; undefined while below. */
-  congestedSince: number | undefined;
   closed = false;
 
   constructor(

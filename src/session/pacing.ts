@@ -71,6 +71,11 @@ export class Pacer {
   }
 }
 
+/** Size of the complete frame whose header starts at `buf[pos]`. */
+export function frameSizeAt(buf: Buffer, pos: number): number {
+  return 4 + (((buf[pos + 1] ?? 0) << 8) | (buf[pos + 2] ?? 0));
+}
+
 /** Length of the longest prefix of whole frames of `buf[start, end)` not above `budget` bytes. */
 export function framePrefix(
   buf: Buffer,
@@ -81,7 +86,7 @@ export function framePrefix(
   let pos = start;
   let frames = 0;
   while (pos + 4 <= end) {
-    const size = 4 + (((buf[pos + 1] ?? 0) << 8) | (buf[pos + 2] ?? 0));
+    const size = frameSizeAt(buf, pos);
     if (pos + size - start > budget) break;
     pos += size;
     frames++;

@@ -17,7 +17,7 @@ import { KEEPALIVE_TIMEOUT_FACTOR, checkHello, negotiateKeepalive } from './hand
 import { KeepaliveManager } from './keepalive.js';
 import { SessionState, type SessionRole } from './state.js';
 import { scheduleFlush } from './flush.js';
-import { Pacer, framePrefix, type PacingOptions } from './pacing.js';
+import { Pacer, framePrefix, frameSizeAt, type PacingOptions } from './pacing.js';
 
 /** What the owner of a session is told. Handlers must not throw; anything thrown closes the session. */
 export interface SessionHandler {
@@ -300,8 +300,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private nextFrameSize(): number {
     const next = this.segBufs[0];
     if (next === undefined) return 0;
-    const at = this.segStarts[0] ?? 0;
-    return 4 + (((next[at + 1] ?? 0) << 8) | (next[at + 2] ?? 0));
+    return frameSizeAt(next, this.segStarts[0] ?? 0);
   }
 
   private schedulePaced(pacer: Pacer): void {
