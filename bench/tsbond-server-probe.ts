@@ -22,7 +22,7 @@ const { values } = parseArgs({
 
 // JSON log lines on stderr (the driver sends them to a file): warnings by default, so slow
 // consumer disconnects and protocol errors are on record without per-session noise.
-// Pacing off: the benchmark peers reassemble the stream. The default pacing (1 MB/s per peer,
+// Pacing off: the benchmark peers reassemble the stream. The default pacing (512 KiB/s per peer,
 // for Go MetalBond clients, which do not) would make every figure here a pacing figure.
 const server = await MetalBondServer.start(values.listen, {
   keepalive: Number(values.keepalive),

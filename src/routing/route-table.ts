@@ -8,8 +8,12 @@
  * gains it, otherwise nobody. REMOVE is symmetric. So every decision is O(1) and the result is one
  * of three fan-out shapes (see Delivery).
  *
- * Routes are identified by their canonical key (wire/route-key.ts). Memory per route: the key
- * string, one entry in its VNI's map (owner inline when there is one) and one in the owner's index.
+ * Routes are identified by their canonical key (wire/route-key.ts) and held as one RouteEntry each
+ * (the key and its owners, the owner inline when there is one), in their VNI's map and in each
+ * owner's index. A peer's index holds the entries themselves, so withdrawing everything a peer owns
+ * (disconnect, UNSUBSCRIBE) walks that index without one lookup in the VNI maps: the entries are
+ * marked withdrawn at once and taken out of the maps later by sweep(), in bounded steps. That keeps
+ * the withdrawal a function of what the peer owned, not of the size of the table.
  */
 
 /** Fan-out of one change: nobody, every subscriber of the VNI except one peer, or one peer. */
@@ -22,24 +26,50 @@ export interface Delivery<P> {
   peer: P | undefined;
 }
 
-type Owners<P> = P | P[];
+/** Called once per route a bulk withdrawal takes away from somebody's view. */
+export type WithdrawVisitor<P> = (
+  vni: number,
+  key: string,
+  kind: DeliveryKind,
+  peer: P | undefined,
+) => void;
 
-export interface Withdrawal<P> {
-  readonly vni: number;
-  readonly key: string;
-  readonly delivery: Delivery<P>;
+/** Owners of an entry; WITHDRAWN: in its VNI map until swept, but no route; DETACHED: not in the map. */
+const WITHDRAWN = 0;
+const DETACHED = 1;
+type Owners<P> = P | P[] | typeof WITHDRAWN | typeof DETACHED;
+
+class RouteEntry<P> {
+  constructor(
+    readonly key: string,
+    public owners: Owners<P>,
+  ) {}
+}
+
+class VniRoutes<P> {
+  readonly map = new Map<string, RouteEntry<P>>();
+  /** Entries that are routes (not withdrawn). */
+  live = 0;
+  constructor(readonly vni: number) {}
+}
+
+/** Entries of one withdrawn index, to be taken out of their VNI map. */
+interface SweepJob<P> {
+  readonly routes: VniRoutes<P>;
+  readonly entries: Iterator<RouteEntry<P>>;
 }
 
 export class RouteTable<P extends object> {
-  private readonly routes = new Map<number, Map<string, Owners<P>>>();
-  private readonly owned = new Map<P, Map<number, Set<string>>>();
+  private readonly routes = new Map<number, VniRoutes<P>>();
+  private readonly owned = new Map<P, Map<number, Set<RouteEntry<P>>>>();
   private readonly subscribers = new Map<number, Set<P>>();
   private readonly subscriptions = new Map<P, Set<number>>();
+  private readonly sweeps: SweepJob<P>[] = [];
   private count = 0;
   /** One-entry cache of index(): consecutive updates mostly come from one peer and VNI. */
   private cachePeer: P | undefined;
   private cacheVni = -1;
-  private cacheKeys: Set<string> | undefined;
+  private cacheIndex: Set<RouteEntry<P>> | undefined;
   /** Result object reused by add/remove (valid until the next call). */
   private readonly result: Delivery<P> = { kind: DeliveryKind.NONE, peer: undefined };
 
@@ -48,32 +78,42 @@ export class RouteTable<P extends object> {
     return this.count;
   }
 
+  /** Whether withdrawn entries wait for sweep(). */
+  get sweepPending(): boolean {
+    return this.sweeps.length > 0;
+  }
+
   /** `peer` announces `key` in `vni`. The returned object is reused by the next call. */
   add(peer: P, vni: number, key: string): Delivery<P> {
     const r = this.result;
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
-    let vniRoutes = this.routes.get(vni);
-    if (vniRoutes === undefined) {
-      vniRoutes = new Map();
-      this.routes.set(vni, vniRoutes);
+    let vr = this.routes.get(vni);
+    if (vr === undefined) {
+      vr = new VniRoutes(vni);
+      this.routes.set(vni, vr);
     }
-    const owners = vniRoutes.get(key);
-    if (owners === undefined) {
-      vniRoutes.set(key, peer);
-      this.count++;
-      r.kind = DeliveryKind.ALL_EXCEPT;
-      r.peer = peer;
-    } else if (Array.isArray(owners)) {
-      if (owners.includes(peer)) return r;
-      owners.push(peer);
+    let e = vr.map.get(key);
+    if (e === undefined) {
+      e = new RouteEntry<P>(key, peer);
+      vr.map.set(key, e);
+      this.gained(vr, r, peer);
     } else {
-      if (owners === peer) return r;
-      vniRoutes.set(key, [owners, peer]);
-      r.kind = DeliveryKind.ONLY;
-      r.peer = owners;
+      const owners = e.owners;
+      if (owners === WITHDRAWN) {
+        e.owners = peer;
+        this.gained(vr, r, peer);
+      } else if (Array.isArray(owners)) {
+        if (owners.includes(peer)) return r;
+        owners.push(peer);
+      } else {
+        if (owners === peer) return r;
+        e.owners = [owners as P, peer];
+        r.kind = DeliveryKind.ONLY;
+        r.peer = owners as P;
+      }
     }
-    this.index(peer, vni).add(key);
+    this.index(peer, vni).add(e);
     return r;
   }
 
@@ -82,36 +122,24 @@ export class RouteTable<P extends object> {
     const r = this.result;
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
-    const vniRoutes = this.routes.get(vni);
-    const owners = vniRoutes?.get(key);
-    if (vniRoutes === undefined || owners === undefined) return r;
+    const vr = this.routes.get(vni);
+    const e = vr?.map.get(key);
+    if (vr === undefined || e === undefined) return r;
+    const owners = e.owners;
     if (Array.isArray(owners)) {
       const i = owners.indexOf(peer);
       if (i === -1) return r;
-      owners.splice(i, 1);
-      const last = owners[0];
-      if (owners.length === 1 && last !== undefined) {
-        vniRoutes.set(key, last);
-        r.kind = DeliveryKind.ONLY;
-        r.peer = last;
-      }
+      this.dropOwner(e, owners, i, r);
     } else {
       if (owners !== peer) return r;
-      vniRoutes.delete(key);
-      if (vniRoutes.size === 0) this.routes.delete(vni);
-      this.count--;
-      r.kind = DeliveryKind.ALL_EXCEPT;
-      r.peer = peer;
+      vr.map.delete(key);
+      e.owners = DETACHED;
+      this.lost(vr, r, peer);
+      if (vr.map.size === 0) this.routes.delete(vni);
     }
-    const keys = this.index(peer, vni);
-    keys.delete(key);
-    if (keys.size === 0) {
-      const idx = this.owned.get(peer);
-      idx?.delete(vni);
-      if (idx?.size === 0) this.owned.delete(peer);
-      this.cachePeer = undefined;
-      this.cacheKeys = undefined;
-    }
+    const idx = this.index(peer, vni);
+    idx.delete(e);
+    if (idx.size === 0) this.dropIndex(peer, vni);
     return r;
   }
 
@@ -133,44 +161,74 @@ export class RouteTable<P extends object> {
       this.subscribers.set(vni, set);
     }
     set.add(peer);
-    const view: string[] = [];
-    const vniRoutes = this.routes.get(vni);
-    if (vniRoutes !== undefined) {
-      for (const [key, owners] of vniRoutes) {
-        if (owners !== peer) view.push(key);
-      }
-    }
-    return view;
+    return [...this.view(peer, vni)];
   }
 
   /** Iterates the current view of `peer` in `vni` without materialising it. */
   *view(peer: P, vni: number): Generator<string> {
-    const vniRoutes = this.routes.get(vni);
-    if (vniRoutes === undefined) return;
-    for (const [key, owners] of vniRoutes) if (owners !== peer) yield key;
+    const vr = this.routes.get(vni);
+    if (vr === undefined) return;
+    for (const e of vr.map.values()) {
+      const o = e.owners;
+      if (o !== peer && o !== WITHDRAWN) yield e.key;
+    }
   }
 
   /**
-   * Unsubscribes `peer` from `vni` and withdraws what it owns there (Go semantics). Returns the
-   * withdrawals to distribute, or undefined when it was not subscribed.
+   * Unsubscribes `peer` from `vni` and withdraws what it owns there (Go semantics), calling
+   * `visit` for every change of somebody's view. Returns the number of routes the peer owned
+   * there, or undefined when it was not subscribed.
    */
-  unsubscribe(peer: P, vni: number): Withdrawal<P>[] | undefined {
+  unsubscribe(peer: P, vni: number, visit: WithdrawVisitor<P>): number | undefined {
     const subs = this.subscriptions.get(peer);
     if (subs?.has(vni) !== true) return undefined;
     this.dropSubscription(peer, vni, subs);
-    const keys = this.owned.get(peer)?.get(vni);
-    return keys === undefined ? [] : this.withdrawKeys(peer, vni, [...keys], []);
+    const idx = this.owned.get(peer)?.get(vni);
+    if (idx === undefined) return 0;
+    this.dropIndex(peer, vni);
+    return this.withdrawIndex(peer, vni, idx, visit);
   }
 
-  /** Forgets a peer: drops its subscriptions and withdraws everything it owns. */
-  removePeer(peer: P): Withdrawal<P>[] {
+  /**
+   * Forgets a peer: drops its subscriptions and withdraws everything it owns, calling `visit`
+   * for every change of somebody's view. Returns the number of routes the peer owned.
+   */
+  removePeer(peer: P, visit: WithdrawVisitor<P>): number {
     const subs = this.subscriptions.get(peer);
     if (subs !== undefined) for (const vni of [...subs]) this.dropSubscription(peer, vni, subs);
-    const idx = this.owned.get(peer);
-    const out: Withdrawal<P>[] = [];
-    if (idx === undefined) return out;
-    for (const [vni, keys] of [...idx]) this.withdrawKeys(peer, vni, [...keys], out);
-    return out;
+    const byVni = this.owned.get(peer);
+    if (byVni === undefined) return 0;
+    this.owned.delete(peer);
+    this.forgetCache();
+    let n = 0;
+    for (const [vni, idx] of byVni) n += this.withdrawIndex(peer, vni, idx, visit);
+    return n;
+  }
+
+  /**
+   * Takes up to `budget` withdrawn entries out of their VNI maps (work left by unsubscribe and
+   * removePeer). Returns whether more is pending. Needed only to give the memory back: until
+   * then a withdrawn entry is invisible to every query.
+   */
+  sweep(budget: number): boolean {
+    let left = budget;
+    while (left > 0 && this.sweeps.length > 0) {
+      const job = this.sweeps[0] as SweepJob<P>;
+      const vr = job.routes;
+      for (;;) {
+        if (left-- === 0) return true;
+        const next = job.entries.next();
+        if (next.done === true) break;
+        const e = next.value;
+        if (e.owners === WITHDRAWN) {
+          vr.map.delete(e.key);
+          e.owners = DETACHED;
+        }
+      }
+      this.sweeps.shift();
+      if (vr.map.size === 0 && this.routes.get(vr.vni) === vr) this.routes.delete(vr.vni);
+    }
+    return this.sweeps.length > 0;
   }
 
   subscribersOf(vni: number): ReadonlySet<P> | undefined {
@@ -188,38 +246,84 @@ export class RouteTable<P extends object> {
   /** Number of routes `peer` owns. */
   ownedCount(peer: P): number {
     let n = 0;
-    const idx = this.owned.get(peer);
-    if (idx !== undefined) for (const keys of idx.values()) n += keys.size;
+    const byVni = this.owned.get(peer);
+    if (byVni !== undefined) for (const idx of byVni.values()) n += idx.size;
     return n;
   }
 
-  vnis(): IterableIterator<number> {
-    return this.routes.keys();
+  /** VNIs that hold at least one route. */
+  *vnis(): Generator<number> {
+    for (const [vni, vr] of this.routes) if (vr.live > 0) yield vni;
   }
 
   routeCount(vni: number): number {
-    return this.routes.get(vni)?.size ?? 0;
+    return this.routes.get(vni)?.live ?? 0;
   }
 
   /** Routes of a VNI with their owners. */
   *entries(vni: number): Generator<[key: string, owners: readonly P[]]> {
-    const vniRoutes = this.routes.get(vni);
-    if (vniRoutes === undefined) return;
-    for (const [key, owners] of vniRoutes) yield [key, Array.isArray(owners) ? owners : [owners]];
+    const vr = this.routes.get(vni);
+    if (vr === undefined) return;
+    for (const e of vr.map.values()) {
+      const o = e.owners;
+      if (Array.isArray(o)) yield [e.key, o];
+      else if (typeof o === 'object') yield [e.key, [o]];
+    }
   }
 
-  private withdrawKeys(
+  /** Withdraws every entry of `peer`'s (already detached) index of `vni`. */
+  private withdrawIndex(
     peer: P,
     vni: number,
-    keys: string[],
-    out: Withdrawal<P>[],
-  ): Withdrawal<P>[] {
-    for (const key of keys) {
-      const d = this.remove(peer, vni, key);
-      if (d.kind !== DeliveryKind.NONE)
-        out.push({ vni, key, delivery: { kind: d.kind, peer: d.peer } });
+    idx: Set<RouteEntry<P>>,
+    visit: WithdrawVisitor<P>,
+  ): number {
+    const vr = this.routes.get(vni);
+    if (vr === undefined) return 0;
+    const r = this.result;
+    let withdrawn = 0;
+    for (const e of idx) {
+      const owners = e.owners;
+      if (Array.isArray(owners)) {
+        this.dropOwner(e, owners, owners.indexOf(peer), r);
+      } else {
+        e.owners = WITHDRAWN;
+        this.lost(vr, r, peer);
+        withdrawn++;
+      }
+      if (r.kind !== DeliveryKind.NONE) visit(vni, e.key, r.kind, r.peer);
     }
-    return out;
+    if (withdrawn > 0) this.sweeps.push({ routes: vr, entries: idx.values() });
+    return idx.size;
+  }
+
+  /** Removes owners[i] of a route that has several; the last one left gets it (ONLY). */
+  private dropOwner(e: RouteEntry<P>, owners: P[], i: number, r: Delivery<P>): void {
+    r.kind = DeliveryKind.NONE;
+    r.peer = undefined;
+    owners.splice(i, 1);
+    const last = owners[0];
+    if (owners.length === 1 && last !== undefined) {
+      e.owners = last;
+      r.kind = DeliveryKind.ONLY;
+      r.peer = last;
+    }
+  }
+
+  /** A route appeared in `vr` (announced by `peer`). */
+  private gained(vr: VniRoutes<P>, r: Delivery<P>, peer: P): void {
+    vr.live++;
+    this.count++;
+    r.kind = DeliveryKind.ALL_EXCEPT;
+    r.peer = peer;
+  }
+
+  /** A route left `vr` (its last owner `peer` withdrew it). */
+  private lost(vr: VniRoutes<P>, r: Delivery<P>, peer: P): void {
+    vr.live--;
+    this.count--;
+    r.kind = DeliveryKind.ALL_EXCEPT;
+    r.peer = peer;
   }
 
   private dropSubscription(peer: P, vni: number, subs: Set<number>): void {
@@ -232,23 +336,35 @@ export class RouteTable<P extends object> {
     }
   }
 
-  private index(peer: P, vni: number): Set<string> {
-    if (this.cachePeer === peer && this.cacheVni === vni && this.cacheKeys !== undefined) {
-      return this.cacheKeys;
+  private dropIndex(peer: P, vni: number): void {
+    const byVni = this.owned.get(peer);
+    byVni?.delete(vni);
+    if (byVni?.size === 0) this.owned.delete(peer);
+    this.forgetCache();
+  }
+
+  private forgetCache(): void {
+    this.cachePeer = undefined;
+    this.cacheIndex = undefined;
+  }
+
+  private index(peer: P, vni: number): Set<RouteEntry<P>> {
+    if (this.cachePeer === peer && this.cacheVni === vni && this.cacheIndex !== undefined) {
+      return this.cacheIndex;
     }
-    let idx = this.owned.get(peer);
+    let byVni = this.owned.get(peer);
+    if (byVni === undefined) {
+      byVni = new Map();
+      this.owned.set(peer, byVni);
+    }
+    let idx = byVni.get(vni);
     if (idx === undefined) {
-      idx = new Map();
-      this.owned.set(peer, idx);
-    }
-    let keys = idx.get(vni);
-    if (keys === undefined) {
-      keys = new Set();
-      idx.set(vni, keys);
+      idx = new Set();
+      byVni.set(vni, idx);
     }
     this.cachePeer = peer;
     this.cacheVni = vni;
-    this.cacheKeys = keys;
-    return keys;
+    this.cacheIndex = idx;
+    return idx;
   }
 }

@@ -12,7 +12,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { fieldsInvalidReason, fieldsRouteKey } from '../model/validate.js';
 import { routeFromKey } from '../model/wire-route.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../net-address.js';
-import { DeliveryKind, RouteTable, type Withdrawal } from '../routing/route-table.js';
+import { DeliveryKind, RouteTable, type WithdrawVisitor } from '../routing/route-table.js';
 import { Session, type SessionHandler } from '../session/session.js';
 import { canonicalUpdateKeyStart, fastResult, latin1 } from '../wire/canonical-fast.js';
 import { UpdateFields } from '../wire/decode.js';
@@ -28,6 +28,9 @@ import {
 import { FlowControl } from './flow-control.js';
 import type { PeerInfo, RouteInfo, ServerCounters, ServerEvents } from './info.js';
 import { ServerPeer } from './peer.js';
+
+/** Withdrawn table entries swept per event-loop turn (a few milliseconds of work). */
+const SWEEP_STEP = 16_384;
 
 export class MetalBondServer extends EventEmitter<ServerEvents> implements SessionHandler {
   readonly config: ResolvedServerConfig;
@@ -66,6 +69,8 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   private frameStart = 0;
   private frameEnd = 0;
   private stopping = false;
+  /** Pending sweep of withdrawn table entries (RouteTable.sweep), one step per event-loop turn. */
+  private sweepTimer: NodeJS.Immediate | undefined;
   private _address: HostPort;
 
   private constructor(
@@ -155,6 +160,8 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     });
     for (const s of [...this.bySession.keys()]) s.close();
     this.flow.stop();
+    if (this.sweepTimer !== undefined) clearImmediate(this.sweepTimer);
+    this.sweepTimer = undefined;
     await closed;
     this.log.info('server stopped');
   }
@@ -266,14 +273,15 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   onUnsubscribe(session: Session, vni: number): void {
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
-    const withdrawn = this.table.unsubscribe(peer, vni);
+    this.flushRun();
+    const withdrawn = this.table.unsubscribe(peer, vni, this.withdrawer(peer));
     if (withdrawn === undefined) {
       session.log.debug({ vni }, 'UNSUBSCRIBE of a VNI not subscribed ignored');
       return;
     }
-    this.distributeWithdrawals(withdrawn, peer);
     this.flushRun();
-    session.log.info({ vni, routesWithdrawn: withdrawn.length }, 'unsubscribed');
+    this.scheduleSweep();
+    session.log.info({ vni, routesWithdrawn: withdrawn }, 'unsubscribed');
     this.emit('subscription', { peer: peer.address, vni, subscribed: false });
   }
 
@@ -341,13 +349,13 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     this.bySession.delete(session);
     peer.closed = true;
     this.flow.left(peer);
-    const withdrawn = this.table.removePeer(peer);
-    if (!this.stopping) this.distributeWithdrawals(withdrawn, peer);
+    const withdrawn = this.table.removePeer(peer, this.withdrawer(peer));
     this.flushRun();
+    this.scheduleSweep();
     if (error?.code === 'PROTOCOL') this.counters.protocolErrors++;
     if (error?.code === 'TIMEOUT') this.counters.timeouts++;
     const reason = error?.message ?? (this.stopping ? 'server shutdown' : 'closed');
-    const fields = { reason, code: error?.code, routesWithdrawn: withdrawn.length };
+    const fields = { reason, code: error?.code, routesWithdrawn: withdrawn };
     if (error?.code === 'PROTOCOL' || error?.code === 'TIMEOUT')
       session.log.warn(fields, 'peer closed');
     else session.log.info(fields, 'peer closed');
@@ -356,19 +364,31 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
 
   // ---- fan-out ----
 
-  private distributeWithdrawals(withdrawn: Withdrawal<ServerPeer>[], from: ServerPeer): void {
+  /** Distributes the REMOVEs of a bulk withdrawal by `from` (nothing while shutting down). */
+  private withdrawer(from: ServerPeer): WithdrawVisitor<ServerPeer> {
+    if (this.stopping) return () => undefined;
     const emitRoutes = this.listenerCount('route') > 0;
-    for (const w of withdrawn) {
-      this.deliver(w.vni, w.key, true, w.delivery.kind, w.delivery.peer);
+    return (vni, key, kind, to) => {
+      this.deliver(vni, key, true, kind, to);
       if (emitRoutes) {
         this.emit('route', {
           action: 'REMOVE',
-          vni: w.vni,
-          route: routeFromKey(w.key).route,
+          vni,
+          route: routeFromKey(key).route,
           peer: from.address,
         });
       }
-    }
+    };
+  }
+
+  /** Takes withdrawn entries out of the table in bounded steps, after their REMOVEs went out. */
+  private scheduleSweep(): void {
+    if (this.sweepTimer !== undefined || this.stopping || !this.table.sweepPending) return;
+    this.sweepTimer = setImmediate(() => {
+      this.sweepTimer = undefined;
+      this.table.sweep(SWEEP_STEP);
+      this.scheduleSweep();
+    });
   }
 
   private deliver(

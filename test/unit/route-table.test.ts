@@ -3,10 +3,38 @@ import { describe, it } from 'node:test';
 
 import fc from 'fast-check';
 
-import { DeliveryKind, RouteTable, type Delivery } from '../../src/routing/route-table.js';
+import {
+  DeliveryKind,
+  RouteTable,
+  type Delivery,
+  type WithdrawVisitor,
+} from '../../src/routing/route-table.js';
 
 interface Peer {
   name: string;
+}
+
+interface Withdrawal {
+  vni: number;
+  key: string;
+  delivery: Delivery<Peer>;
+}
+
+/** A visitor for removePeer / unsubscribe that collects what it is given. */
+function collector(): [WithdrawVisitor<Peer>, Withdrawal[]] {
+  const out: Withdrawal[] = [];
+  return [(vni, key, kind, peer) => out.push({ vni, key, delivery: { kind, peer } }), out];
+}
+
+function removePeer(t: RouteTable<Peer>, p: Peer): Withdrawal[] {
+  const [visit, out] = collector();
+  t.removePeer(p, visit);
+  return out;
+}
+
+function unsubscribe(t: RouteTable<Peer>, p: Peer, vni: number): Withdrawal[] | undefined {
+  const [visit, out] = collector();
+  return t.unsubscribe(p, vni, visit) === undefined ? undefined : out;
 }
 
 /** Applies a delivery to the simulated views of the subscribers, checking the shape of each change. */
@@ -66,7 +94,7 @@ describe('RouteTable', () => {
     assert.equal(t.size, 1);
     assert.deepEqual(t.remove(a, 1, 'r'), { kind: DeliveryKind.ONLY, peer: b });
     assert.deepEqual(t.remove(a, 1, 'r'), { kind: DeliveryKind.NONE, peer: undefined });
-    assert.deepEqual(t.removePeer(b), [
+    assert.deepEqual(removePeer(t, b), [
       { vni: 1, key: 'r', delivery: { kind: DeliveryKind.ALL_EXCEPT, peer: b } },
     ]);
     assert.equal(t.size, 0);
@@ -89,11 +117,11 @@ describe('RouteTable', () => {
     t.subscribe(a, 2);
     t.add(a, 1, 'x');
     t.add(a, 2, 'y');
-    const w = t.unsubscribe(a, 1);
+    const w = unsubscribe(t, a, 1);
     assert.deepEqual(w, [
       { vni: 1, key: 'x', delivery: { kind: DeliveryKind.ALL_EXCEPT, peer: a } },
     ]);
-    assert.equal(t.unsubscribe(a, 1), undefined);
+    assert.equal(unsubscribe(t, a, 1), undefined);
     assert.equal(t.routeCount(2), 1);
     assert.equal(t.ownedCount(a), 1);
     assert.deepEqual([...t.subscriptionsOf(a)], [2]);
@@ -104,17 +132,72 @@ describe('RouteTable', () => {
     t.subscribe(a, 1);
     t.add(a, 1, 'x');
     t.add(a, 7, 'y');
-    assert.equal(t.removePeer(a).length, 2);
+    assert.equal(removePeer(t, a).length, 2);
+    assert.equal(t.sweep(100), false);
     assert.equal(t.size, 0);
     assert.equal(t.subscribersOf(1), undefined);
     assert.deepEqual([...t.vnis()], []);
     assert.equal(t.ownedCount(a), 0);
   });
 
+  it('withdrawn routes are gone at once; sweep() only gives the memory back', () => {
+    const t = new RouteTable<Peer>();
+    t.subscribe(c, 1);
+    for (let i = 0; i < 10; i++) t.add(a, 1, `k${String(i)}`);
+    t.add(b, 1, 'k0');
+    const w = removePeer(t, a);
+    // k0 still has b: only b learns it (ONLY), the other nine go to every subscriber but a.
+    assert.equal(w.length, 10);
+    assert.deepEqual(w[0], { vni: 1, key: 'k0', delivery: { kind: DeliveryKind.ONLY, peer: b } });
+    assert.equal(t.size, 1);
+    assert.equal(t.routeCount(1), 1);
+    assert.deepEqual(t.subscribe(b, 1), []);
+    assert.deepEqual([...t.view(c, 1)], ['k0']);
+    assert.equal(t.sweepPending, true);
+    // Re-announced before the sweep: a new route again (ADD to all), and the sweep keeps it.
+    assert.deepEqual(t.add(c, 1, 'k5'), { kind: DeliveryKind.ALL_EXCEPT, peer: c });
+    assert.equal(t.remove(a, 1, 'k6').kind, DeliveryKind.NONE);
+    assert.equal(t.sweep(4), true);
+    assert.equal(t.sweep(100), false);
+    assert.equal(t.sweepPending, false);
+    assert.deepEqual([...t.entries(1)].map(([k]) => k).sort(), ['k0', 'k5']);
+    assert.deepEqual(t.remove(c, 1, 'k5'), { kind: DeliveryKind.ALL_EXCEPT, peer: c });
+    assert.deepEqual(removePeer(t, b), [
+      { vni: 1, key: 'k0', delivery: { kind: DeliveryKind.ALL_EXCEPT, peer: b } },
+    ]);
+    assert.equal(t.sweep(100), false);
+    assert.deepEqual([...t.vnis()], []);
+    assert.equal(t.size, 0);
+  });
+
+  it('a route withdrawn twice before a sweep (re-announced in between) is swept once', () => {
+    const t = new RouteTable<Peer>();
+    t.add(a, 1, 'r');
+    removePeer(t, a);
+    t.add(b, 1, 'r');
+    assert.equal(removePeer(t, b).length, 1);
+    t.add(c, 1, 'r');
+    t.remove(c, 1, 'r');
+    t.add(a, 1, 'r');
+    assert.equal(t.sweep(1000), false);
+    assert.deepEqual([...t.entries(1)], [['r', [a]]]);
+    assert.equal(t.size, 1);
+  });
+
   it('subscribers always see exactly the routes other peers own (random operation sequences)', () => {
     const peers = ['p0', 'p1', 'p2', 'p3'].map((name) => ({ name }));
     const op = fc.record({
-      kind: fc.constantFrom('add', 'add', 'add', 'remove', 'remove', 'sub', 'unsub', 'leave'),
+      kind: fc.constantFrom(
+        'add',
+        'add',
+        'add',
+        'remove',
+        'remove',
+        'sub',
+        'unsub',
+        'leave',
+        'sweep',
+      ),
       peer: fc.nat({ max: 3 }),
       vni: fc.nat({ max: 1 }),
       key: fc.constantFrom('k0', 'k1', 'k2'),
@@ -144,7 +227,7 @@ describe('RouteTable', () => {
               break;
             }
             case 'unsub': {
-              const w = t.unsubscribe(p, o.vni);
+              const w = unsubscribe(t, p, o.vni);
               if (w) {
                 views.drop(p, o.vni);
                 for (const x of w) views.apply(x.vni, x.key, false, x.delivery);
@@ -154,12 +237,16 @@ describe('RouteTable', () => {
             }
             case 'leave': {
               for (const v of t.subscriptionsOf(p)) views.drop(p, v);
-              const w = t.removePeer(p);
+              const w = removePeer(t, p);
               for (const v of [0, 1]) views.drop(p, v);
               for (const x of w) views.apply(x.vni, x.key, false, x.delivery);
               for (const s of owners.values()) s.delete(p);
               break;
             }
+            case 'sweep':
+              // Withdrawn entries leave the VNI maps a few at a time; nothing visible changes.
+              t.sweep(o.peer);
+              break;
           }
           // The invariant: each subscriber's view is exactly the routes some other peer owns.
           for (const s of peers) {
@@ -181,6 +268,35 @@ describe('RouteTable', () => {
           }
           const distinct = [...owners.values()].filter((s) => s.size > 0).length;
           assert.equal(t.size, distinct);
+          // Queries see the model (withdrawn entries not swept yet included).
+          for (const vni of [0, 1]) {
+            const expected = [...owners]
+              .filter(([id2, set]) => id2.startsWith(`${String(vni)}|`) && set.size > 0)
+              .map(
+                ([id2, set]) =>
+                  `${id2.slice(2)}:${[...set]
+                    .map((x) => x.name)
+                    .sort()
+                    .join(',')}`,
+              )
+              .sort();
+            const actual = [...t.entries(vni)]
+              .map(
+                ([k, os]) =>
+                  `${k}:${os
+                    .map((x) => x.name)
+                    .sort()
+                    .join(',')}`,
+              )
+              .sort();
+            assert.deepEqual(actual, expected, `entries of vni ${String(vni)}`);
+            assert.equal(t.routeCount(vni), expected.length);
+            assert.equal([...t.vnis()].includes(vni), expected.length > 0);
+          }
+          for (const p of peers) {
+            const n = [...owners.values()].filter((set) => set.has(p)).length;
+            assert.equal(t.ownedCount(p), n, `ownedCount(${p.name})`);
+          }
         }
       }),
       { numRuns: 1500 },
