@@ -12,11 +12,11 @@ export class FrameArena {
   buf: Buffer = Buffer.allocUnsafeSlow(ARENA_SIZE);
   pos = 0;
 
-  /** Copies a complete frame `src[start, end)` and returns its start; it ends at `this.pos`. */
-  copyFrame(src: Buffer, start: number, end: number): number {
+  /** Copies complete frames `src[start, end)` and returns where they start; they end at `this.pos`. */
+  copy(src: Buffer, start: number, end: number): number {
     const size = end - start;
     if (this.pos + size > this.buf.length) {
-      this.buf = Buffer.allocUnsafeSlow(ARENA_SIZE);
+      this.buf = Buffer.allocUnsafeSlow(Math.max(ARENA_SIZE, size));
       this.pos = 0;
     }
     const at = this.pos;

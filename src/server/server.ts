@@ -64,7 +64,10 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   /** Bytes queued for fan-out since the last throttle check. */
   private turnBytes = 0;
   private nextId = 1;
-  /** The received canonical frame of the update being applied, forwarded as is. */
+  /**
+   * The received canonical frame of the update being applied, forwarded as is (valid during the
+   * chunk's processing: the run that refers to it is flushed, i.e. copied, by onChunkEnd).
+   */
   private frameSrc: Buffer | undefined;
   private frameStart = 0;
   private frameEnd = 0;
@@ -398,24 +401,38 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     kind: DeliveryKind,
     peer: ServerPeer | undefined,
   ): void {
-    const arena = this.arena;
     if (kind === DeliveryKind.ALL_EXCEPT) {
       const subs = this.table.subscribersOf(vni);
       if (subs === undefined || (subs.size === 1 && peer !== undefined && subs.has(peer))) return;
-      const start = this.encode(key, remove);
+      this.counters.updatesEncoded++;
+      // The run grows over consecutive frames of the received chunk (canonical frames, copied
+      // into the arena once per run by flushRun) or of the arena (frames built here).
+      const src = this.frameSrc;
+      let buf: Buffer;
+      let start: number;
+      let end: number;
+      if (src !== undefined) {
+        buf = src;
+        start = this.frameStart;
+        end = this.frameEnd;
+      } else {
+        start = this.arena.writeUpdate(key, remove);
+        buf = this.arena.buf;
+        end = this.arena.pos;
+      }
       if (
-        this.runBuf === arena.buf &&
+        this.runBuf === buf &&
         this.runEnd === start &&
         this.runVni === vni &&
         this.runExcept === peer
       ) {
-        this.runEnd = arena.pos;
+        this.runEnd = end;
         this.runFrames++;
       } else {
         this.flushRun();
-        this.runBuf = arena.buf;
+        this.runBuf = buf;
         this.runStart = start;
-        this.runEnd = arena.pos;
+        this.runEnd = end;
         this.runFrames = 1;
         this.runVni = vni;
         this.runExcept = peer;
@@ -426,31 +443,35 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       this.table.isSubscribed(peer, vni)
     ) {
       this.flushRun();
-      const start = this.encode(key, remove);
+      this.counters.updatesEncoded++;
+      const arena = this.arena;
+      const src = this.frameSrc;
+      const start =
+        src === undefined
+          ? arena.writeUpdate(key, remove)
+          : arena.copy(src, this.frameStart, this.frameEnd);
       peer.session.send(arena.buf, 1, start, arena.pos);
       this.turnBytes += arena.pos - start;
     }
   }
 
-  /** Puts the frame of an update into the arena once: the received bytes, or built from the key. */
-  private encode(key: string, remove: boolean): number {
-    this.counters.updatesEncoded++;
-    const src = this.frameSrc;
-    return src === undefined
-      ? this.arena.writeUpdate(key, remove)
-      : this.arena.copyFrame(src, this.frameStart, this.frameEnd);
-  }
-
   /** Queues the pending fan-out run to its recipients. */
   private flushRun(): void {
-    const buf = this.runBuf;
+    let buf = this.runBuf;
     if (buf === undefined) return;
     this.runBuf = undefined;
     const subs = this.table.subscribersOf(this.runVni);
     if (subs === undefined) return;
     const except = this.runExcept;
-    const start = this.runStart;
-    const end = this.runEnd;
+    let start = this.runStart;
+    let end = this.runEnd;
+    const arena = this.arena;
+    if (buf !== arena.buf) {
+      // Frames of a received chunk: one copy for the whole run (the chunk is not kept).
+      start = arena.copy(buf, start, end);
+      buf = arena.buf;
+      end = arena.pos;
+    }
     const frames = this.runFrames;
     let n = 0;
     for (const s of subs) {

@@ -212,17 +212,9 @@ export class Session extends EventEmitter<SessionEvents> {
       this.flushPaced(this.pacer);
       return;
     }
-    const first = this.segBufs[0];
-    let data: Buffer;
-    if (n === 1 && first !== undefined) {
-      data = first.subarray(this.segStarts[0], this.segEnds[0]);
-    } else {
-      data = Buffer.allocUnsafe(this.pendingBytes);
-      let pos = 0;
-      this.segBufs.forEach((b, i) => {
-        pos += b.copy(data, pos, this.segStarts[i], this.segEnds[i]);
-      });
-    }
+    const bufs = this.segBufs;
+    const starts = this.segStarts;
+    const ends = this.segEnds;
     this.stats.bytesOut += this.pendingBytes;
     this.stats.messagesOut += this.pendingFrames;
     this.segBufs = [];
@@ -231,7 +223,13 @@ export class Session extends EventEmitter<SessionEvents> {
     this.pendingBytes = 0;
     this.pendingFrames = 0;
     this.stats.writes++;
-    this.socket.write(data);
+    // One gathered write (writev) of the queued ranges: no copy into a new buffer.
+    const socket = this.socket;
+    if (n > 1) socket.cork();
+    for (let i = 0; i < n; i++) {
+      socket.write((bufs[i] as Buffer).subarray(starts[i], ends[i]));
+    }
+    if (n > 1) socket.uncork();
     this.emit('flushed');
   }
 
