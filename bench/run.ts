@@ -41,6 +41,9 @@ BENCHMARK: fanout, sync, memory, withdraw, profile, all (default: all = comparis
   --rate LIST          fan-out target updates/s in, over all clients; 0 = unpaced
                        (default 5000,10000,25000,50000,200000,0; paced rates run ascending, stop
                        for a server at its first failure)
+  --repeat N           run the unpaced fan-out of tsbond and the forwarder N times, alternating,
+                       after the ladders; the median run of each is reported (default 3 for
+                       'all', else 1: the ceiling varies by +-15% from run to run here)
   --workers N          load-generator processes (default 2)
   --cycle N            batches pre-built per client and replayed (default 64)
   --routes LIST        table sizes for sync/memory/withdraw (default 100000,1000000)
@@ -96,6 +99,7 @@ const { values: v, positionals } = parseArgs({
     duration: { type: 'string', default: '10' },
     rate: { type: 'string', default: '5000,10000,25000,50000,200000,0' },
     workers: { type: 'string', default: '2' },
+    repeat: { type: 'string' },
     cycle: { type: 'string', default: '64' },
     routes: { type: 'string', default: '100000,1000000' },
     victim: { type: 'string', default: '100000' },
@@ -172,6 +176,9 @@ const fanoutOpts = {
   drainTimeoutS: 60,
 };
 const rates = smoke ? [2000, 0] : numbers('rate', v.rate);
+const repeat = v.repeat !== undefined ? int('repeat', v.repeat, 1) : all && !smoke ? 3 : 1;
+/** Servers whose unpaced fan-out is repeated (alternating) when repeat > 1. */
+const REPEATED: readonly ServerKind[] = ['tsbond', 'forwarder'];
 const tableSizes = smoke ? [20_000] : numbers('routes', v.routes);
 const tableBase = {
   victimRoutes: smoke ? 5000 : int('victim', v.victim, 1),
@@ -256,13 +263,22 @@ async function main(): Promise<number> {
     command: `node --import tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
     machine: machineInfo(),
     smoke,
-    options: { fanout: fanoutOpts, rates, table: { ...tableBase, sizes: tableSizes } },
+    options: { fanout: fanoutOpts, rates, repeat, table: { ...tableBase, sizes: tableSizes } },
     fanout: [] as FanoutResult[],
     table: [] as TableResult[],
     profile: undefined as ProfileSummary | undefined,
     skipped: [] as string[],
   };
   const fanout = results.fanout as FanoutResult[];
+  const fanoutRun = async (kind: ServerKind, rate: number): Promise<FanoutResult> => {
+    const bg = await background(`fanout ${kind}`);
+    const server = await startServer(kind, { keepalive, logDir, goLogNull: v['go-log-null'] });
+    try {
+      return { ...(await runFanout(server, { ...fanoutOpts, rate })), background: bg };
+    } finally {
+      await server.stop();
+    }
+  };
   const skipped = results.skipped as string[];
   const table = results.table as TableResult[];
 
@@ -279,14 +295,19 @@ async function main(): Promise<number> {
           skipped.push(why);
           continue;
         }
-        const bg = await background(`fanout ${kind}`);
-        const server = await startServer(kind, { keepalive, logDir, goLogNull: v['go-log-null'] });
-        try {
-          const r = await runFanout(server, { ...fanoutOpts, rate });
-          fanout.push({ ...r, background: bg });
-          if (rate > 0 && !r.ok) failedAt = rate;
-        } finally {
-          await server.stop();
+        if (rate === 0 && repeat > 1 && REPEATED.includes(kind)) continue; // below
+        const r = await fanoutRun(kind, rate);
+        fanout.push(r);
+        if (rate > 0 && !r.ok) failedAt = rate;
+      }
+    }
+    if (repeat > 1 && order.includes(0)) {
+      // Alternating rounds, so that slow drifts of the machine hit both sides alike.
+      const kinds = usable.filter((k) => REPEATED.includes(k));
+      for (let round = 1; round <= repeat; round++) {
+        for (const kind of kinds) {
+          progress('bench', `unpaced round ${String(round)}/${String(repeat)}: ${kind}`);
+          fanout.push({ ...(await fanoutRun(kind, 0)), round, rounds: repeat });
         }
       }
     }

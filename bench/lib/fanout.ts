@@ -81,6 +81,9 @@ export interface FanoutResult {
   readonly problems: readonly string[];
   /** Share of the machine busy during the second before the run (other work). */
   readonly background?: number;
+  /** With --repeat: this run's number (1-based) of `rounds` alternating unpaced runs. */
+  readonly round?: number;
+  readonly rounds?: number;
 }
 
 const TAG = (s: string, mode: string): string => `fanout ${s} ${mode}`;

@@ -65,6 +65,7 @@ export class RouteTable<P extends object> {
   private readonly subscribers = new Map<number, Set<P>>();
   private readonly subscriptions = new Map<P, Set<number>>();
   private readonly sweeps: SweepJob<P>[] = [];
+  private lastRoutes: VniRoutes<P> | undefined;
   private count = 0;
   /** One-entry cache of index(): consecutive updates mostly come from one peer and VNI. */
   private cachePeer: P | undefined;
@@ -88,7 +89,7 @@ export class RouteTable<P extends object> {
     const r = this.result;
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
-    let vr = this.routes.get(vni);
+    let vr = this.routesOf(vni);
     if (vr === undefined) {
       vr = new VniRoutes(vni);
       this.routes.set(vni, vr);
@@ -122,7 +123,7 @@ export class RouteTable<P extends object> {
     const r = this.result;
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
-    const vr = this.routes.get(vni);
+    const vr = this.routesOf(vni);
     const e = vr?.map.get(key);
     if (vr === undefined || e === undefined) return r;
     const owners = e.owners;
@@ -135,7 +136,7 @@ export class RouteTable<P extends object> {
       vr.map.delete(key);
       e.owners = DETACHED;
       this.lost(vr, r, peer);
-      if (vr.map.size === 0) this.routes.delete(vni);
+      if (vr.map.size === 0) this.dropVni(vr);
     }
     const idx = this.index(peer, vni);
     idx.delete(e);
@@ -226,7 +227,7 @@ export class RouteTable<P extends object> {
         }
       }
       this.sweeps.shift();
-      if (vr.map.size === 0 && this.routes.get(vr.vni) === vr) this.routes.delete(vr.vni);
+      if (vr.map.size === 0 && this.routes.get(vr.vni) === vr) this.dropVni(vr);
     }
     return this.sweeps.length > 0;
   }
@@ -324,6 +325,20 @@ export class RouteTable<P extends object> {
     this.count--;
     r.kind = DeliveryKind.ALL_EXCEPT;
     r.peer = peer;
+  }
+
+  /** routes.get(vni) with a one-entry cache (consecutive updates are mostly for one VNI). */
+  private routesOf(vni: number): VniRoutes<P> | undefined {
+    const last = this.lastRoutes;
+    if (last?.vni === vni) return last;
+    const vr = this.routes.get(vni);
+    if (vr !== undefined) this.lastRoutes = vr;
+    return vr;
+  }
+
+  private dropVni(vr: VniRoutes<P>): void {
+    this.routes.delete(vr.vni);
+    if (this.lastRoutes === vr) this.lastRoutes = undefined;
   }
 
   private dropSubscription(peer: P, vni: number, subs: Set<number>): void {

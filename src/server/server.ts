@@ -72,6 +72,10 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   private frameStart = 0;
   private frameEnd = 0;
   private stopping = false;
+  /** The peer of the last UPDATE (onUpdate's lookup cache). */
+  private lastPeer: ServerPeer | undefined;
+  /** Whether anybody listens to 'route' (kept by the listener hooks: checked per update). */
+  private routeListeners = false;
   /** Pending sweep of withdrawn table entries (RouteTable.sweep), one step per event-loop turn. */
   private sweepTimer: NodeJS.Immediate | undefined;
   private _address: HostPort;
@@ -84,6 +88,14 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     this.config = resolveServerConfig(config);
     this.log = config.logger ?? silentLogger();
     this._address = { host: '', port: 0 };
+    // 'newListener' comes before the listener is added, 'removeListener' after it is removed.
+    const events = this as EventEmitter;
+    events.on('newListener', (name: string | symbol) => {
+      if (name === 'route') this.routeListeners = true;
+    });
+    events.on('removeListener', (name: string | symbol) => {
+      if (name === 'route') this.routeListeners = this.listenerCount('route') > 0;
+    });
     this.flow = new FlowControl(this.config, this.bySession, {
       slowConsumer: (peer, why) => {
         this.counters.slowConsumerDisconnects++;
@@ -289,8 +301,13 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   }
 
   onUpdate(session: Session, buf: Buffer, start: number, end: number): void {
-    const peer = this.bySession.get(session);
-    if (peer === undefined) return;
+    // The UPDATEs of a chunk come from one session: look its peer up once.
+    let peer = this.lastPeer;
+    if (peer?.session !== session) {
+      peer = this.bySession.get(session);
+      if (peer === undefined) return;
+      this.lastPeer = peer;
+    }
     const keyStart = canonicalUpdateKeyStart(buf, start, end);
     if (keyStart >= 0) {
       // Canonical and valid (the usual case): the key is the payload after the action field.
@@ -325,7 +342,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   private applyUpdate(peer: ServerPeer, vni: number, key: string, remove: boolean): void {
     const d = remove ? this.table.remove(peer, vni, key) : this.table.add(peer, vni, key);
     if (d.kind !== DeliveryKind.NONE) this.deliver(vni, key, remove, d.kind, d.peer);
-    if (this.listenerCount('route') > 0) {
+    if (this.routeListeners) {
       this.emit('route', {
         action: remove ? 'REMOVE' : 'ADD',
         vni,
@@ -350,6 +367,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     if (peer === undefined) return;
     this.flushRun();
     this.bySession.delete(session);
+    if (this.lastPeer === peer) this.lastPeer = undefined;
     peer.closed = true;
     this.flow.left(peer);
     const withdrawn = this.table.removePeer(peer, this.withdrawer(peer));
@@ -370,7 +388,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   /** Distributes the REMOVEs of a bulk withdrawal by `from` (nothing while shutting down). */
   private withdrawer(from: ServerPeer): WithdrawVisitor<ServerPeer> {
     if (this.stopping) return () => undefined;
-    const emitRoutes = this.listenerCount('route') > 0;
+    const emitRoutes = this.routeListeners;
     return (vni, key, kind, to) => {
       this.deliver(vni, key, true, kind, to);
       if (emitRoutes) {

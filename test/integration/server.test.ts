@@ -525,4 +525,34 @@ describe('server lifecycle', () => {
       'peer closed',
     ]);
   });
+
+  it("emits 'route' only while somebody listens (listeners added and removed at any time)", async (t) => {
+    const server = await startServer(t);
+    const a = await rawPeer(t, server);
+    const seen: string[] = [];
+    const first = (e: { action: string; route: { destination: { address: string } } }): void => {
+      seen.push(`first ${e.action} ${e.route.destination.address}`);
+    };
+    const second = (e: { action: string; route: { destination: { address: string } } }): void => {
+      seen.push(`second ${e.action} ${e.route.destination.address}`);
+    };
+    a.send(add(3, '10.0.0.1/32', '::3'));
+    await a.barrier();
+    server.on('route', first);
+    a.send(add(3, '10.0.0.2/32', '::3'));
+    await a.barrier();
+    server.on('route', second);
+    server.off('route', first);
+    a.send(add(3, '10.0.0.3/32', '::3'));
+    await a.barrier();
+    server.off('route', second);
+    a.send(add(3, '10.0.0.4/32', '::3'));
+    await a.barrier();
+    server.once('route', first);
+    a.send(add(3, '10.0.0.5/32', '::3'));
+    a.send(add(3, '10.0.0.6/32', '::3'));
+    await a.barrier();
+    assert.deepEqual(seen, ['first ADD 10.0.0.2', 'second ADD 10.0.0.3', 'first ADD 10.0.0.5']);
+    assert.equal(server.routeCount, 6);
+  });
 });
