@@ -16,6 +16,8 @@
  * the withdrawal a function of what the peer owned, not of the size of the table.
  */
 
+import { DETACHED, OwnerIndex, RouteEntry, WITHDRAWN } from './owner-index.js';
+
 /** Fan-out of one change: nobody, every subscriber of the VNI except one peer, or one peer. */
 export const DeliveryKind = { NONE: 0, ALL_EXCEPT: 1, ONLY: 2 } as const;
 export type DeliveryKind = (typeof DeliveryKind)[keyof typeof DeliveryKind];
@@ -34,18 +36,6 @@ export type WithdrawVisitor<P> = (
   peer: P | undefined,
 ) => void;
 
-/** Owners of an entry; WITHDRAWN: in its VNI map until swept, but no route; DETACHED: not in the map. */
-const WITHDRAWN = 0;
-const DETACHED = 1;
-type Owners<P> = P | P[] | typeof WITHDRAWN | typeof DETACHED;
-
-class RouteEntry<P> {
-  constructor(
-    readonly key: string,
-    public owners: Owners<P>,
-  ) {}
-}
-
 class VniRoutes<P> {
   readonly map = new Map<string, RouteEntry<P>>();
   /** Entries that are routes (not withdrawn). */
@@ -56,12 +46,13 @@ class VniRoutes<P> {
 /** Entries of one withdrawn index, to be taken out of their VNI map. */
 interface SweepJob<P> {
   readonly routes: VniRoutes<P>;
-  readonly entries: Iterator<RouteEntry<P>>;
+  readonly entries: RouteEntry<P>[];
+  next: number;
 }
 
 export class RouteTable<P extends object> {
   private readonly routes = new Map<number, VniRoutes<P>>();
-  private readonly owned = new Map<P, Map<number, Set<RouteEntry<P>>>>();
+  private readonly owned = new Map<P, Map<number, OwnerIndex<P>>>();
   private readonly subscribers = new Map<number, Set<P>>();
   private readonly subscriptions = new Map<P, Set<number>>();
   private readonly sweeps: SweepJob<P>[] = [];
@@ -70,7 +61,7 @@ export class RouteTable<P extends object> {
   /** One-entry cache of index(): consecutive updates mostly come from one peer and VNI. */
   private cachePeer: P | undefined;
   private cacheVni = -1;
-  private cacheIndex: Set<RouteEntry<P>> | undefined;
+  private cacheIndex: OwnerIndex<P> | undefined;
   /** Result object reused by add/remove (valid until the next call). */
   private readonly result: Delivery<P> = { kind: DeliveryKind.NONE, peer: undefined };
 
@@ -96,25 +87,29 @@ export class RouteTable<P extends object> {
     }
     let e = vr.map.get(key);
     if (e === undefined) {
-      e = new RouteEntry<P>(key, peer);
+      e = new RouteEntry<P>(key, peer, 0);
       vr.map.set(key, e);
       this.gained(vr, r, peer);
-    } else {
-      const owners = e.owners;
-      if (owners === WITHDRAWN) {
-        e.owners = peer;
-        this.gained(vr, r, peer);
-      } else if (Array.isArray(owners)) {
-        if (owners.includes(peer)) return r;
-        owners.push(peer);
-      } else {
-        if (owners === peer) return r;
-        e.owners = [owners as P, peer];
-        r.kind = DeliveryKind.ONLY;
-        r.peer = owners as P;
-      }
+      this.index(peer, vni).link(e);
+      return r;
     }
-    this.index(peer, vni).add(e);
+    const owners = e.owners;
+    if (owners === WITHDRAWN) {
+      e.owners = peer;
+      this.gained(vr, r, peer);
+      this.index(peer, vni).link(e);
+      return r;
+    }
+    if (Array.isArray(owners)) {
+      if (owners.includes(peer)) return r;
+      owners.push(peer);
+    } else {
+      if (owners === peer) return r;
+      e.owners = [owners as P, peer];
+      r.kind = DeliveryKind.ONLY;
+      r.peer = owners as P;
+    }
+    this.index(peer, vni).share(e);
     return r;
   }
 
@@ -130,17 +125,15 @@ export class RouteTable<P extends object> {
     if (Array.isArray(owners)) {
       const i = owners.indexOf(peer);
       if (i === -1) return r;
-      this.dropOwner(e, owners, i, r);
+      this.dropOwner(e, owners, i, this.index(peer, vni), vni, r);
     } else {
       if (owners !== peer) return r;
+      this.index(peer, vni).unlink(e);
       vr.map.delete(key);
       e.owners = DETACHED;
       this.lost(vr, r, peer);
       if (vr.map.size === 0) this.dropVni(vr);
     }
-    const idx = this.index(peer, vni);
-    idx.delete(e);
-    if (idx.size === 0) this.dropIndex(peer, vni);
     return r;
   }
 
@@ -216,16 +209,18 @@ export class RouteTable<P extends object> {
     while (left > 0 && this.sweeps.length > 0) {
       const job = this.sweeps[0] as SweepJob<P>;
       const vr = job.routes;
-      for (;;) {
-        if (left-- === 0) return true;
-        const next = job.entries.next();
-        if (next.done === true) break;
-        const e = next.value;
+      const entries = job.entries;
+      const stop = Math.min(entries.length, job.next + left);
+      for (let i = job.next; i < stop; i++) {
+        const e = entries[i] as RouteEntry<P>;
         if (e.owners === WITHDRAWN) {
           vr.map.delete(e.key);
           e.owners = DETACHED;
         }
       }
+      left -= stop - job.next;
+      job.next = stop;
+      if (stop < entries.length) return true;
       this.sweeps.shift();
       if (vr.map.size === 0 && this.routes.get(vr.vni) === vr) this.dropVni(vr);
     }
@@ -276,17 +271,18 @@ export class RouteTable<P extends object> {
   private withdrawIndex(
     peer: P,
     vni: number,
-    idx: Set<RouteEntry<P>>,
+    idx: OwnerIndex<P>,
     visit: WithdrawVisitor<P>,
   ): number {
     const vr = this.routes.get(vni);
     if (vr === undefined) return 0;
     const r = this.result;
+    const owned = idx.size;
     let withdrawn = 0;
-    for (const e of idx) {
+    for (const e of idx.primary) {
       const owners = e.owners;
       if (Array.isArray(owners)) {
-        this.dropOwner(e, owners, owners.indexOf(peer), r);
+        this.dropOwner(e, owners, 0, undefined, vni, r);
       } else {
         e.owners = WITHDRAWN;
         this.lost(vr, r, peer);
@@ -294,20 +290,47 @@ export class RouteTable<P extends object> {
       }
       if (r.kind !== DeliveryKind.NONE) visit(vni, e.key, r.kind, r.peer);
     }
-    if (withdrawn > 0) this.sweeps.push({ routes: vr, entries: idx.values() });
-    return idx.size;
+    if (idx.shared !== undefined) {
+      for (const e of idx.shared) {
+        const owners = e.owners as P[];
+        this.dropOwner(e, owners, owners.indexOf(peer), undefined, vni, r);
+        if (r.kind !== DeliveryKind.NONE) visit(vni, e.key, r.kind, r.peer);
+      }
+    }
+    // The primary array is not touched again (the index is detached): it becomes the sweep list.
+    if (withdrawn > 0) this.sweeps.push({ routes: vr, entries: idx.primary, next: 0 });
+    return owned;
   }
 
-  /** Removes owners[i] of a route that has several; the last one left gets it (ONLY). */
-  private dropOwner(e: RouteEntry<P>, owners: P[], i: number, r: Delivery<P>): void {
+  /**
+   * Removes owners[i] from a route that has several, and the entry from that owner's index `idx`
+   * (undefined: a detached index, left as it is). A primary owner hands the primary place to the
+   * next one; the last one left gets the route (ONLY).
+   */
+  private dropOwner(
+    e: RouteEntry<P>,
+    owners: P[],
+    i: number,
+    idx: OwnerIndex<P> | undefined,
+    vni: number,
+    r: Delivery<P>,
+  ): void {
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
     owners.splice(i, 1);
-    const last = owners[0];
-    if (owners.length === 1 && last !== undefined) {
-      e.owners = last;
+    const first = owners[0] as P;
+    if (i === 0) {
+      idx?.unlink(e);
+      const next = this.index(first, vni);
+      next.unshare(e);
+      next.link(e);
+    } else {
+      idx?.unshare(e);
+    }
+    if (owners.length === 1) {
+      e.owners = first;
       r.kind = DeliveryKind.ONLY;
-      r.peer = last;
+      r.peer = first;
     }
   }
 
@@ -363,7 +386,7 @@ export class RouteTable<P extends object> {
     this.cacheIndex = undefined;
   }
 
-  private index(peer: P, vni: number): Set<RouteEntry<P>> {
+  private index(peer: P, vni: number): OwnerIndex<P> {
     if (this.cachePeer === peer && this.cacheVni === vni && this.cacheIndex !== undefined) {
       return this.cacheIndex;
     }
@@ -374,7 +397,7 @@ export class RouteTable<P extends object> {
     }
     let idx = byVni.get(vni);
     if (idx === undefined) {
-      idx = new Set();
+      idx = new OwnerIndex();
       byVni.set(vni, idx);
     }
     this.cachePeer = peer;
