@@ -50,6 +50,8 @@ BENCHMARK: fanout, sync, memory, withdraw, profile, all (default: all = comparis
   --victim N           routes owned by the disconnecting peer (default 100000)
   --announcers N       announcers besides the victim (default 4)
   --window N           frames per load window, one KEEPALIVE round trip each (default 1000)
+  --withdraw-runs N    withdraw measurements per table (the victim comes back in between);
+                       the median is reported (default 5; smoke: 2)
   --keepalive S        keepalive offered by the generator and the servers (default 5)
   --smoke              seconds-long runs with small sizes; asserts correctness only
                        (100% delivery, all routes synced, all withdrawn); exit 1 otherwise
@@ -105,6 +107,7 @@ const { values: v, positionals } = parseArgs({
     victim: { type: 'string', default: '100000' },
     announcers: { type: 'string', default: '4' },
     window: { type: 'string', default: '1000' },
+    'withdraw-runs': { type: 'string', default: '5' },
     keepalive: { type: 'string', default: '5' },
     smoke: { type: 'boolean', default: false },
     peers: { type: 'boolean', default: false },
@@ -184,6 +187,7 @@ const tableBase = {
   victimRoutes: smoke ? 5000 : int('victim', v.victim, 1),
   announcers: smoke ? 2 : int('announcers', v.announcers, 1),
   window: int('window', v.window, 1),
+  withdrawRuns: smoke ? 2 : int('withdraw-runs', v['withdraw-runs'], 1),
   vni: 100,
   keepalive,
   stepTimeoutS: smoke ? 60 : 300,

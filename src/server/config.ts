@@ -30,7 +30,7 @@ export interface ServerConfig {
   readonly slowConsumerTimeoutMs?: number;
   /**
    * Pace writes to every peer so that peers which do not reassemble the TCP stream (Go MetalBond
-   * clients reset when they fall 64 KiB behind) are not overrun. Default DEFAULT_PACING (1 MB/s
+   * clients reset when they fall 64 KiB behind) are not overrun. Default DEFAULT_PACING (512 KiB/s
    * per peer, 16 KiB bursts); `false` writes as fast as the sockets take it (only for peers that
    * reassemble: tsbond, rustbond).
    */

@@ -57,6 +57,7 @@ export type PeerEvent =
       readonly peer: PeerInfo;
       readonly reason: string;
       readonly code: string | undefined;
+      /** Routes the peer announced and held when it left (all withdrawn from the table). */
       readonly routesWithdrawn: number;
     };
 
