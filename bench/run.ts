@@ -51,7 +51,9 @@ BENCHMARK: fanout, sync, memory, withdraw, profile, all (default: all = comparis
   --announcers N       announcers besides the victim (default 4)
   --window N           frames per load window, one KEEPALIVE round trip each (default 1000)
   --withdraw-runs N    withdraw measurements per table (the victim comes back in between);
-                       the median is reported (default 5; smoke: 2)
+                       the median is reported (default 7; smoke: 2)
+  --withdraw-warmup N  withdraw runs before those, listed but not in the median (default 2;
+                       smoke: 0): the first withdraw runs cold code
   --keepalive S        keepalive offered by the generator and the servers (default 5)
   --smoke              seconds-long runs with small sizes; asserts correctness only
                        (100% delivery, all routes synced, all withdrawn); exit 1 otherwise
@@ -107,7 +109,8 @@ const { values: v, positionals } = parseArgs({
     victim: { type: 'string', default: '100000' },
     announcers: { type: 'string', default: '4' },
     window: { type: 'string', default: '1000' },
-    'withdraw-runs': { type: 'string', default: '5' },
+    'withdraw-runs': { type: 'string', default: '7' },
+    'withdraw-warmup': { type: 'string', default: '2' },
     keepalive: { type: 'string', default: '5' },
     smoke: { type: 'boolean', default: false },
     peers: { type: 'boolean', default: false },
@@ -188,6 +191,7 @@ const tableBase = {
   announcers: smoke ? 2 : int('announcers', v.announcers, 1),
   window: int('window', v.window, 1),
   withdrawRuns: smoke ? 2 : int('withdraw-runs', v['withdraw-runs'], 1),
+  withdrawWarmup: smoke ? 0 : int('withdraw-warmup', v['withdraw-warmup'], 0),
   vni: 100,
   keepalive,
   stepTimeoutS: smoke ? 60 : 300,

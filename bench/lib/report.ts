@@ -77,6 +77,24 @@ const FANOUT_HEADER = [
   'limited by',
 ];
 
+type Withdraw = NonNullable<TableResult['withdraw']>;
+
+/** " (median of 7 after 2 warm-up runs of 85 ms, 60 ms: 30 ms, ...)" for repeated runs. */
+function withdrawRunsText(w: Withdraw): string {
+  const runs = w.runs ?? [];
+  if (runs.length < 2) return '';
+  const warm = w.warmup ?? 0;
+  const fmt = (xs: readonly number[]): string => xs.map((x) => fmtSeconds(x)).join(', ');
+  return warm > 0
+    ? ` (median of ${String(runs.length - warm)} after ${String(warm)} warm-up runs of ${fmt(runs.slice(0, warm))}: ${fmt(runs.slice(warm))})`
+    : ` (median of ${String(runs.length)}: ${fmt(runs)})`;
+}
+
+/** The slowest withdraw run, warm-up included. */
+function withdrawWorst(w: Withdraw): number {
+  return Math.max(w.seconds, ...(w.runs ?? []));
+}
+
 function tableRows(rs: readonly TableResult[]): string[][] {
   return rs.map((t) => [
     SERVER_LABEL[t.server],
@@ -88,10 +106,7 @@ function tableRows(rs: readonly TableResult[]): string[][] {
     t.memory?.heapPerRoute === undefined ? 'n/a' : t.memory.heapPerRoute.toFixed(0),
     t.withdraw === undefined
       ? 'n/a'
-      : `${fmtRate(t.victimRoutes)} in ${fmtSeconds(t.withdraw.seconds)}` +
-        ((t.withdraw.runs?.length ?? 1) > 1
-          ? ` (median; ${(t.withdraw.runs ?? []).map((x) => fmtSeconds(x)).join(', ')})`
-          : ''),
+      : `${fmtRate(t.victimRoutes)} in ${fmtSeconds(t.withdraw.seconds)}${withdrawRunsText(t.withdraw)}`,
     t.background === undefined ? 'n/a' : fmtPct(t.background),
     t.ok ? 'ok' : `FAILED: ${t.problems.join('; ')}`,
   ]);
@@ -550,12 +565,14 @@ function targets(r: RunResults): string[][] {
   if (t1m?.withdraw !== undefined && t100k?.withdraw !== undefined) {
     const a = t1m.withdraw.seconds;
     const b = t100k.withdraw.seconds;
+    const worst = Math.max(withdrawWorst(t1m.withdraw), withdrawWorst(t100k.withdraw));
     rows.push([
       'withdraw 100k on disconnect < 1 s',
-      `${fmtSeconds(a)} (table 1M), ${fmtSeconds(b)} (table 100k)`,
-      Math.max(a, b) < 1 ? 'met' : 'not met',
+      `${fmtSeconds(a)} (table 1M), ${fmtSeconds(b)} (table 100k); slowest run ${fmtSeconds(worst)} (warm-up included)`,
+      worst < 1 ? 'met' : 'not met',
     ]);
-    const n = Math.min(t1m.withdraw.runs?.length ?? 1, t100k.withdraw.runs?.length ?? 1);
+    const measured = (w: Withdraw): number => (w.runs?.length ?? 1) - (w.warmup ?? 0);
+    const n = Math.min(measured(t1m.withdraw), measured(t100k.withdraw));
     rows.push([
       '... the same within 20% at 100k and 1M',
       `1M / 100k = ${(a / b).toFixed(2)}${n > 1 ? ` (medians of ${String(n)} runs each)` : ''}`,

@@ -28,10 +28,13 @@ export interface TableOptions {
   readonly sync: boolean;
   readonly withdraw: boolean;
   /**
-   * Withdraw runs: after each, the victim reconnects and announces its routes again; the median
-   * is reported (one run of some 50 ms moves by tens of percent with the machine's noise).
+   * Withdraw runs: after each, the victim reconnects and announces its routes again. The first
+   * `withdrawWarmup` runs warm the code up (the first withdraw runs cold code: about twice as
+   * slow); the median of the `withdrawRuns` after them is reported (one run of some 30 ms moves
+   * by tens of percent with the machine's noise). Every run is kept.
    */
   readonly withdrawRuns: number;
+  readonly withdrawWarmup: number;
   /** Upper bound for loading, syncing or withdrawing, seconds. */
   readonly stepTimeoutS: number;
 }
@@ -63,10 +66,12 @@ export interface TableResult {
     | undefined;
   readonly withdraw:
     | {
-        /** Median of `runs`. */
+        /** Median of the measured runs (those after the warm-up). */
         readonly seconds: number;
-        /** Every run's time, in order (absent in results saved before runs were repeated). */
+        /** Every run's time, in order, warm-up first (absent in results saved before runs were repeated). */
         readonly runs?: readonly number[];
+        /** How many of `runs` were warm-up. */
+        readonly warmup?: number;
         readonly received: number;
         readonly duplicates: number;
         readonly routesAfter: number | undefined;
@@ -256,7 +261,8 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
       let received = 0;
       let routesAfter: number | undefined;
       try {
-        for (let k = 0; k < o.withdrawRuns; k++) {
+        const total = o.withdrawWarmup + o.withdrawRuns;
+        for (let k = 0; k < total; k++) {
           if (k > 0) {
             // The victim comes back with the same routes; the sentinel has them all again.
             await w0.request({ op: 'reset', ids: [SENTINEL] });
@@ -301,7 +307,8 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
           runs.push(seconds);
           progress(
             tag,
-            `withdraw ${String(k + 1)}/${String(o.withdrawRuns)}: ${fmtCount(victimRoutes)} REMOVEs after ${fmtSeconds(seconds)}`,
+            `withdraw ${String(k + 1)}/${String(total)}${k < o.withdrawWarmup ? ' (warm-up)' : ''}: ` +
+              `${fmtCount(victimRoutes)} REMOVEs after ${fmtSeconds(seconds)}`,
           );
           if (received !== victimRoutes) {
             problems.push(
@@ -321,10 +328,13 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
         progress(tag, `withdraw FAILED: ${errText(e)}`);
       }
       if (runs.length > 0) {
-        const sorted = [...runs].sort((a, b) => a - b);
+        // Warm-up runs count only when nothing else was measured (a failure stops the runs).
+        const warmup = runs.length > o.withdrawWarmup ? o.withdrawWarmup : 0;
+        const sorted = runs.slice(warmup).sort((a, b) => a - b);
         withdraw = {
           seconds: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0,
           runs,
+          warmup,
           received,
           duplicates: received - victimRoutes,
           routesAfter,
