@@ -107,6 +107,19 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
   const wa = pool.at(1);
   const target = { host: server.host, port: server.port };
   const connectBase = { target, keepalive: o.keepalive, keepaliveEveryMs: 2000, timeoutMs: 30_000 };
+  const announceVictim = () =>
+    w0.request(
+      {
+        op: 'tableAnnounce',
+        id: VICTIM,
+        announcer: 0,
+        count: victimRoutes,
+        vni: o.vni,
+        window: o.window,
+        timeoutMs: 60_000,
+      },
+      timeoutMs,
+    );
   let load: TableResult['load'];
   let memory: TableResult['memory'];
   let sync: TableResult['sync'];
@@ -144,18 +157,7 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
     );
     const loadStart = Date.now();
     const loading = Promise.all([
-      w0.request(
-        {
-          op: 'tableAnnounce',
-          id: VICTIM,
-          announcer: 0,
-          count: victimRoutes,
-          vni: o.vni,
-          window: o.window,
-          timeoutMs: 60_000,
-        },
-        timeoutMs,
-      ),
+      announceVictim(),
       ...counts.map((count, i) =>
         wa.request(
           {
@@ -267,18 +269,7 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
             // The victim comes back with the same routes; the sentinel has them all again.
             await w0.request({ op: 'reset', ids: [SENTINEL] });
             await w0.request({ op: 'connect', ...connectBase, conns: [{ id: VICTIM }] });
-            await w0.request(
-              {
-                op: 'tableAnnounce',
-                id: VICTIM,
-                announcer: 0,
-                count: victimRoutes,
-                vni: o.vni,
-                window: o.window,
-                timeoutMs: 60_000,
-              },
-              timeoutMs,
-            );
+            await announceVictim();
             await w0.request(
               {
                 op: 'wait',
