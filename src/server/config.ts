@@ -39,6 +39,11 @@ export interface ServerConfig {
   readonly logger?: Logger;
   /** Invalid UPDATEs logged per peer before further ones are only counted. Default 20. */
   readonly invalidUpdateLogLimit?: number;
+  /**
+   * After a bulk withdrawal (a peer left or unsubscribed) its routes are gone at once; their table
+   * entries are freed afterwards, this many per event-loop turn (a few ms of work). Default 16384.
+   */
+  readonly sweepStep?: number;
   /** Millisecond length of a keepalive second (tests only). Default 1000. */
   readonly secondMs?: number;
 }
@@ -50,6 +55,7 @@ export interface ResolvedServerConfig {
   readonly maxQueueBytes: number;
   readonly slowConsumerTimeoutMs: number;
   readonly invalidUpdateLogLimit: number;
+  readonly sweepStep: number;
   readonly secondMs: number;
   readonly pacing: PacingOptions | undefined;
 }
@@ -80,6 +86,7 @@ export function resolveServerConfig(c: ServerConfig): ResolvedServerConfig {
       c.slowConsumerTimeoutMs ?? keepalive * secondMs,
     ),
     invalidUpdateLogLimit: c.invalidUpdateLogLimit ?? 20,
+    sweepStep: Math.ceil(positive('sweepStep', c.sweepStep ?? 16_384)),
     secondMs,
     pacing: checkPacing(c.pacing),
   };

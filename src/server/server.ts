@@ -29,9 +29,6 @@ import { FlowControl } from './flow-control.js';
 import type { PeerInfo, RouteInfo, ServerCounters, ServerEvents } from './info.js';
 import { ServerPeer } from './peer.js';
 
-/** Withdrawn table entries swept per event-loop turn (a few milliseconds of work). */
-const SWEEP_STEP = 16_384;
-
 export class MetalBondServer extends EventEmitter<ServerEvents> implements SessionHandler {
   readonly config: ResolvedServerConfig;
   readonly counters: ServerCounters = {
@@ -407,7 +404,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     if (this.sweepTimer !== undefined || this.stopping || !this.table.sweepPending) return;
     this.sweepTimer = setImmediate(() => {
       this.sweepTimer = undefined;
-      this.table.sweep(SWEEP_STEP);
+      this.table.sweep(this.config.sweepStep);
       this.scheduleSweep();
     });
   }

@@ -382,6 +382,49 @@ describe('server view rule', () => {
   });
 });
 
+describe('server: withdrawn routes announced again', () => {
+  it('routes announced again while the table still sweeps their old entries are routes again', async (t) => {
+    // One entry freed per turn: b's ADDs meet withdrawn entries that are still in the table.
+    const server = await startServer(t, { sweepStep: 1 });
+    const s = await rawPeer(t, server);
+    s.send(encodeSubscribe(100));
+    await s.barrier();
+    const a = await rawPeer(t, server);
+    const b = await rawPeer(t, server);
+    const N = 20_000;
+    const frames = (hop: string): Buffer =>
+      Buffer.concat(
+        Array.from({ length: N }, (_, i) =>
+          add(100, `10.${String(i >> 16)}.${String((i >> 8) & 255)}.${String(i & 255)}/32`, hop),
+        ),
+      );
+    const same = frames('2001:db8::a');
+    a.send(same);
+    await s.waitForUpdates(N, 20000);
+    a.close();
+    // a's close is handled (all its entries withdrawn at once) when its first REMOVE arrives.
+    await s.waitForUpdates(N + 1, 20000);
+    b.send(same);
+    await s.waitForUpdates(3 * N, 20000);
+    await b.barrier();
+    await s.barrier();
+    const lines = s.updateLines();
+    assert.equal(lines.length, 3 * N);
+    assert.equal(lines.slice(N, 2 * N).filter((l) => l.startsWith('REMOVE')).length, N);
+    assert.equal(lines.slice(2 * N).filter((l) => l.startsWith('ADD')).length, N);
+    assert.equal(server.routeCount, N);
+    const owners = new Set(server.routes(100).flatMap((r) => r.owners));
+    assert.equal(server.routes(100).length, N);
+    assert.deepEqual([...owners], [server.peers().find((p) => p.routesOwned > 0)?.address]);
+    b.close();
+    await s.waitForUpdates(4 * N, 20000);
+    await s.barrier();
+    assert.equal(s.updateLines().length, 4 * N);
+    assert.equal(server.routeCount, 0);
+    assert.deepEqual(server.routes(), []);
+  });
+});
+
 describe('server bursts and slow consumers', () => {
   it('a burst of 10,000 routes reaches each subscriber exactly once and is withdrawn exactly once', async (t) => {
     const server = await startServer(t);
