@@ -51,9 +51,12 @@ BENCHMARK: fanout, sync, memory, withdraw, profile, all (default: all = comparis
   --announcers N       announcers besides the victim (default 4)
   --window N           frames per load window, one KEEPALIVE round trip each (default 1000)
   --withdraw-runs N    withdraw measurements per table (the victim comes back in between);
-                       the median is reported (default 7; smoke: 2)
-  --withdraw-warmup N  withdraw runs before those, listed but not in the median (default 2;
-                       smoke: 0): the first withdraw runs cold code
+                       the median is reported (default 9; smoke: 2)
+  --withdraw-warmup N  withdraw runs before those, listed but not in the median (default 5;
+                       smoke: 0): the first withdraws run cold code (tsbond: 55-85 ms falling
+                       to a steady 16-30 ms over about five runs)
+  --no-withdraw-shrink do not repeat the withdraw runs in the same server process after the
+                       other announcers left (table = the victim's routes only)
   --keepalive S        keepalive offered by the generator and the servers (default 5)
   --smoke              seconds-long runs with small sizes; asserts correctness only
                        (100% delivery, all routes synced, all withdrawn); exit 1 otherwise
@@ -109,8 +112,9 @@ const { values: v, positionals } = parseArgs({
     victim: { type: 'string', default: '100000' },
     announcers: { type: 'string', default: '4' },
     window: { type: 'string', default: '1000' },
-    'withdraw-runs': { type: 'string', default: '7' },
-    'withdraw-warmup': { type: 'string', default: '2' },
+    'withdraw-runs': { type: 'string', default: '9' },
+    'withdraw-warmup': { type: 'string', default: '5' },
+    'no-withdraw-shrink': { type: 'boolean', default: false },
     keepalive: { type: 'string', default: '5' },
     smoke: { type: 'boolean', default: false },
     peers: { type: 'boolean', default: false },
@@ -192,6 +196,7 @@ const tableBase = {
   window: int('window', v.window, 1),
   withdrawRuns: smoke ? 2 : int('withdraw-runs', v['withdraw-runs'], 1),
   withdrawWarmup: smoke ? 0 : int('withdraw-warmup', v['withdraw-warmup'], 0),
+  withdrawShrink: !v['no-withdraw-shrink'],
   vni: 100,
   keepalive,
   stepTimeoutS: smoke ? 60 : 300,

@@ -14,6 +14,12 @@
 
 import { fmtBytes, fmtCount, fmtRate, fmtSeconds, progress } from './format.js';
 import type { RunningServer, ServerKind } from './servers.js';
+import {
+  measureWithdraws,
+  routeCountSettled,
+  type WithdrawFigure,
+  type WithdrawSetup,
+} from './withdraw.js';
 import { WorkerPool } from './workers.js';
 
 export interface TableOptions {
@@ -35,6 +41,8 @@ export interface TableOptions {
    */
   readonly withdrawRuns: number;
   readonly withdrawWarmup: number;
+  /** Also measure after the other announcers left, in the same server process. */
+  readonly withdrawShrink: boolean;
   /** Upper bound for loading, syncing or withdrawing, seconds. */
   readonly stepTimeoutS: number;
 }
@@ -64,19 +72,12 @@ export interface TableResult {
         readonly duplicates: number;
       }
     | undefined;
-  readonly withdraw:
-    | {
-        /** Median of the measured runs (those after the warm-up). */
-        readonly seconds: number;
-        /** Every run's time, in order, warm-up first (absent in results saved before runs were repeated). */
-        readonly runs?: readonly number[];
-        /** How many of `runs` were warm-up. */
-        readonly warmup?: number;
-        readonly received: number;
-        readonly duplicates: number;
-        readonly routesAfter: number | undefined;
-      }
-    | undefined;
+  readonly withdraw: WithdrawFigure | undefined;
+  /**
+   * The same withdraw in the same server process after the other announcers left (the table then
+   * holds only the victim's routes): the comparison where only the table size differs.
+   */
+  readonly withdrawShrunk?: WithdrawFigure | undefined;
   readonly serverLog: Readonly<Record<string, number>>;
   readonly ok: boolean;
   readonly problems: readonly string[];
@@ -124,6 +125,7 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
   let memory: TableResult['memory'];
   let sync: TableResult['sync'];
   let withdraw: TableResult['withdraw'];
+  let withdrawShrunk: TableResult['withdrawShrunk'];
   try {
     const base = await server.memory();
     await w0.request({
@@ -259,77 +261,34 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
     }
 
     if (o.withdraw) {
-      const runs: number[] = [];
-      let received = 0;
-      let routesAfter: number | undefined;
-      try {
-        const total = o.withdrawWarmup + o.withdrawRuns;
-        for (let k = 0; k < total; k++) {
-          if (k > 0) {
-            // The victim comes back with the same routes; the sentinel has them all again.
-            await w0.request({ op: 'reset', ids: [SENTINEL] });
-            await w0.request({ op: 'connect', ...connectBase, conns: [{ id: VICTIM }] });
-            await announceVictim();
-            await w0.request(
-              {
-                op: 'wait',
-                ids: [SENTINEL],
-                adds: victimRoutes,
-                removes: 0,
-                timeoutMs,
-                stallMs: STALL_MS,
-              },
-              timeoutMs + 5000,
-            );
-            await w0.request({ op: 'reset', ids: [SENTINEL] });
-          }
-          const r = await w0.request(
-            {
-              op: 'close',
-              ids: [VICTIM],
-              then: { id: SENTINEL, adds: 0, removes: victimRoutes, timeoutMs, stallMs: STALL_MS },
-            },
-            timeoutMs + 5000,
-          );
-          const seconds = ((r.at ?? 0) - (r.startedAt ?? 0)) / 1000;
-          const after = await w0.request({ op: 'roundTrip', ids: [SENTINEL], timeoutMs: 30_000 });
-          received = after.counts?.[SENTINEL]?.removes ?? 0;
-          routesAfter = await routeCountSettled(server, o.routes - victimRoutes);
-          runs.push(seconds);
-          progress(
-            tag,
-            `withdraw ${String(k + 1)}/${String(total)}${k < o.withdrawWarmup ? ' (warm-up)' : ''}: ` +
-              `${fmtCount(victimRoutes)} REMOVEs after ${fmtSeconds(seconds)}`,
-          );
-          if (received !== victimRoutes) {
-            problems.push(
-              `sentinel got ${String(received)} REMOVEs, expected ${String(victimRoutes)}`,
-            );
-            break;
-          }
-          if (routesAfter !== undefined && routesAfter !== o.routes - victimRoutes) {
-            problems.push(
-              `server holds ${String(routesAfter)} routes after the withdraw, expected ${String(o.routes - victimRoutes)}`,
-            );
-            break;
-          }
-        }
-      } catch (e) {
-        problems.push(`withdraw: ${errText(e)}`);
-        progress(tag, `withdraw FAILED: ${errText(e)}`);
-      }
-      if (runs.length > 0) {
-        // Warm-up runs count only when nothing else was measured (a failure stops the runs).
-        const warmup = runs.length > o.withdrawWarmup ? o.withdrawWarmup : 0;
-        const sorted = runs.slice(warmup).sort((a, b) => a - b);
-        withdraw = {
-          seconds: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0,
-          runs,
-          warmup,
-          received,
-          duplicates: received - victimRoutes,
-          routesAfter,
-        };
+      const setup: WithdrawSetup = {
+        tag,
+        server,
+        w0,
+        sentinel: SENTINEL,
+        victim: VICTIM,
+        victimRoutes,
+        reconnect: () => w0.request({ op: 'connect', ...connectBase, conns: [{ id: VICTIM }] }),
+        announce: announceVictim,
+        timeoutMs,
+        stallMs: STALL_MS,
+        warmup: o.withdrawWarmup,
+        runs: o.withdrawRuns,
+      };
+      withdraw = await measureWithdraws(setup, o.routes, true, problems);
+      if (withdraw !== undefined && problems.length === 0 && announcers > 0 && o.withdrawShrink) {
+        // The other announcers leave; the table holds the victim's routes only (once it is back).
+        progress(
+          tag,
+          `the other announcers leave: table ${fmtCount(o.routes)} -> ${fmtCount(victimRoutes)}`,
+        );
+        await w0.request({ op: 'reset', ids: [SENTINEL] });
+        await wa.request({ op: 'close', ids: counts.map((_, i) => `a${String(i + 1)}`) });
+        await w0.request(
+          { op: 'wait', ids: [SENTINEL], adds: 0, removes: rest, timeoutMs, stallMs: STALL_MS },
+          timeoutMs + 5000,
+        );
+        withdrawShrunk = await measureWithdraws(setup, victimRoutes, false, problems);
       }
     }
   } catch (e) {
@@ -348,6 +307,7 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
     memory,
     sync,
     withdraw,
+    withdrawShrunk,
     serverLog: await server.logSummary().catch(() => ({})),
     ok: problems.length === 0,
     problems,
@@ -356,14 +316,4 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
 
 function errText(e: unknown): string {
   return (e instanceof Error ? e.message : String(e)).replace(/^worker \d+: /, '');
-}
-
-/** The server's route count once it reached `want` (rustbond reports it every 200 ms), or the last seen. */
-async function routeCountSettled(server: RunningServer, want: number): Promise<number | undefined> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const n = await server.routeCount();
-    if (n === undefined || n === want || Date.now() > deadline) return n;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
