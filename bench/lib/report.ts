@@ -146,7 +146,7 @@ const TABLE_HEADER = [
  * The run that stands for `kind` in a fan-out mode: the only one, or with repeated runs
  * (--repeat) the median one by delivered updates/s (the lower middle for an even count).
  */
-export function representative(
+function representative(
   rs: readonly FanoutResult[],
   kind: ServerKind,
   mode: FanoutResult['mode'],

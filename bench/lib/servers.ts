@@ -383,3 +383,16 @@ export async function startServer(kind: ServerKind, o: StartOptions): Promise<Ru
       return startForwarder();
   }
 }
+
+/** The server's route count once it reached `want` (rustbond reports it every 200 ms), or the last seen. */
+export async function routeCountSettled(
+  server: RunningServer,
+  want: number,
+): Promise<number | undefined> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const n = await server.routeCount();
+    if (n === undefined || n === want || Date.now() > deadline) return n;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -13,13 +13,8 @@
  */
 
 import { fmtBytes, fmtCount, fmtRate, fmtSeconds, progress } from './format.js';
-import type { RunningServer, ServerKind } from './servers.js';
-import {
-  measureWithdraws,
-  routeCountSettled,
-  type WithdrawFigure,
-  type WithdrawSetup,
-} from './withdraw.js';
+import { routeCountSettled, type RunningServer, type ServerKind } from './servers.js';
+import { measureWithdraws, type WithdrawFigure, type WithdrawSetup } from './withdraw.js';
 import { WorkerPool } from './workers.js';
 
 export interface TableOptions {

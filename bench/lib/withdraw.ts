@@ -6,7 +6,7 @@
  */
 
 import { fmtCount, fmtSeconds, progress } from './format.js';
-import type { RunningServer } from './servers.js';
+import { routeCountSettled, type RunningServer } from './servers.js';
 import type { Worker } from './workers.js';
 
 export interface WithdrawFigure {
@@ -124,17 +124,4 @@ export async function measureWithdraws(
     routesAfter,
     tableRoutes,
   };
-}
-
-/** The server's route count once it reached `want` (rustbond reports it every 200 ms), or the last seen. */
-export async function routeCountSettled(
-  server: RunningServer,
-  want: number,
-): Promise<number | undefined> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const n = await server.routeCount();
-    if (n === undefined || n === want || Date.now() > deadline) return n;
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

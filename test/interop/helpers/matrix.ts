@@ -28,9 +28,9 @@ export interface Member {
   view(): Promise<string[]>;
 }
 
-export function goMember(
+function member(
   name: string,
-  c: GoClient,
+  view: () => Promise<string[]>,
   vnis: readonly number[],
   announced: readonly VniRoute[],
 ): Member {
@@ -40,8 +40,17 @@ export function goMember(
     announced: [...announced],
     everAnnounced: new Set<string>(),
     up: true,
-    view: async () => lines(await c.routes()),
+    view,
   };
+}
+
+export function goMember(
+  name: string,
+  c: GoClient,
+  vnis: readonly number[],
+  announced: readonly VniRoute[],
+): Member {
+  return member(name, async () => lines(await c.routes()), vnis, announced);
 }
 
 export function rustMember(
@@ -50,14 +59,7 @@ export function rustMember(
   vnis: readonly number[],
   announced: readonly VniRoute[],
 ): Member {
-  return {
-    name,
-    vnis: new Set(vnis),
-    announced: [...announced],
-    everAnnounced: new Set<string>(),
-    up: true,
-    view: () => Promise.resolve(c.held()),
-  };
+  return member(name, () => Promise.resolve(c.held()), vnis, announced);
 }
 
 export function tsMember(
@@ -66,14 +68,7 @@ export function tsMember(
   vnis: readonly number[],
   announced: readonly VniRoute[],
 ): Member {
-  return {
-    name,
-    vnis: new Set(vnis),
-    announced: [...announced],
-    everAnnounced: new Set<string>(),
-    up: true,
-    view: () => Promise.resolve(c.held()),
-  };
+  return member(name, () => Promise.resolve(c.held()), vnis, announced);
 }
 
 /** What `m` must hold: routes of the other live members in m's VNIs (each route once). */
