@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'INVALID_UPDATE'
   | 'ENCODING'
   | 'INVALID_ARGUMENT'
-  | 'PARSE';
+  | 'PARSE'
+  | 'INTERNAL'
+  | 'REFUSED';
 
 export class MetalBondError extends Error {
   readonly code: ErrorCode;
@@ -120,5 +122,15 @@ export class InvalidArgumentError extends MetalBondError {
 export class ParseError extends MetalBondError {
   constructor(message: string) {
     super('PARSE', message);
+  }
+}
+
+/**
+ * A failure of tsbond itself (or of code it called, such as an event listener) while handling a
+ * peer's message; counted apart from the peer's protocol errors.
+ */
+export class InternalError extends MetalBondError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INTERNAL', `internal error: ${message}`, options);
   }
 }

@@ -18,7 +18,18 @@ export class RouteEntry<P> {
     public owners: Owners<P>,
     /** Position in the primary owner's OwnerIndex.primary. */
     public pos: number,
+    /**
+     * Insertion number in its VNI map (increasing in the map's iteration order): a snapshot cursor
+     * that has visited the entry with sequence s has visited exactly the entries with seq <= s.
+     */
+    readonly seq: number,
   ) {}
+}
+
+/** Whether `e` is in the view of subscriber `peer` (a route some other peer owns). */
+export function visibleTo<P>(e: RouteEntry<P>, peer: P): boolean {
+  const o = e.owners;
+  return o !== WITHDRAWN && o !== DETACHED && o !== peer;
 }
 
 export class OwnerIndex<P> {

@@ -16,7 +16,9 @@
  * the withdrawal a function of what the peer owned, not of the size of the table.
  */
 
-import { DETACHED, OwnerIndex, RouteEntry, WITHDRAWN } from './owner-index.js';
+import { DETACHED, OwnerIndex, RouteEntry, WITHDRAWN, visibleTo } from './owner-index.js';
+
+export { RouteEntry, visibleTo } from './owner-index.js';
 
 /** Fan-out of one change: nobody, every subscriber of the VNI except one peer, or one peer. */
 export const DeliveryKind = { NONE: 0, ALL_EXCEPT: 1, ONLY: 2 } as const;
@@ -26,20 +28,28 @@ export interface Delivery<P> {
   kind: DeliveryKind;
   /** ALL_EXCEPT: the excluded peer (the sender); ONLY: the recipient. */
   peer: P | undefined;
+  /** The route's entry (NONE: undefined). */
+  entry: RouteEntry<P> | undefined;
 }
 
 /** Called once per route a bulk withdrawal takes away from somebody's view. */
 export type WithdrawVisitor<P> = (
   vni: number,
-  key: string,
+  entry: RouteEntry<P>,
   kind: DeliveryKind,
   peer: P | undefined,
 ) => void;
 
-class VniRoutes<P> {
+/**
+ * The routes of one VNI. Kept while the VNI has subscribers, even when empty, so that a snapshot
+ * cursor (an iterator over `map`) always walks the map new routes go to.
+ */
+export class VniRoutes<P> {
   readonly map = new Map<string, RouteEntry<P>>();
   /** Entries that are routes (not withdrawn). */
   live = 0;
+  /** Changes of the VNI's routes so far (status pages diff it; no per-update work for them). */
+  version = 0;
   constructor(readonly vni: number) {}
 }
 
@@ -58,12 +68,18 @@ export class RouteTable<P extends object> {
   private readonly sweeps: SweepJob<P>[] = [];
   private lastRoutes: VniRoutes<P> | undefined;
   private count = 0;
+  /** Insertion counter of RouteEntry.seq. */
+  private seq = 0;
   /** One-entry cache of index(): consecutive updates mostly come from one peer and VNI. */
   private cachePeer: P | undefined;
   private cacheVni = -1;
   private cacheIndex: OwnerIndex<P> | undefined;
   /** Result object reused by add/remove (valid until the next call). */
-  private readonly result: Delivery<P> = { kind: DeliveryKind.NONE, peer: undefined };
+  private readonly result: Delivery<P> = {
+    kind: DeliveryKind.NONE,
+    peer: undefined,
+    entry: undefined,
+  };
 
   /** Number of distinct routes (a route with several owners counts once). */
   get size(): number {
@@ -80,23 +96,20 @@ export class RouteTable<P extends object> {
     const r = this.result;
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
-    let vr = this.routesOf(vni);
-    if (vr === undefined) {
-      vr = new VniRoutes(vni);
-      this.routes.set(vni, vr);
-    }
+    r.entry = undefined;
+    const vr = this.routesOf(vni) ?? this.createVni(vni);
     let e = vr.map.get(key);
     if (e === undefined) {
-      e = new RouteEntry<P>(key, peer, 0);
+      e = new RouteEntry<P>(key, peer, 0, ++this.seq);
       vr.map.set(key, e);
-      this.gained(vr, r, peer);
+      this.gained(vr, r, peer, e);
       this.index(peer, vni).link(e);
       return r;
     }
     const owners = e.owners;
     if (owners === WITHDRAWN) {
       e.owners = peer;
-      this.gained(vr, r, peer);
+      this.gained(vr, r, peer, e);
       this.index(peer, vni).link(e);
       return r;
     }
@@ -108,6 +121,8 @@ export class RouteTable<P extends object> {
       e.owners = [owners as P, peer];
       r.kind = DeliveryKind.ONLY;
       r.peer = owners as P;
+      r.entry = e;
+      vr.version++;
     }
     this.index(peer, vni).share(e);
     return r;
@@ -118,6 +133,7 @@ export class RouteTable<P extends object> {
     const r = this.result;
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
+    r.entry = undefined;
     const vr = this.routesOf(vni);
     const e = vr?.map.get(key);
     if (vr === undefined || e === undefined) return r;
@@ -125,29 +141,31 @@ export class RouteTable<P extends object> {
     if (Array.isArray(owners)) {
       const i = owners.indexOf(peer);
       if (i === -1) return r;
-      this.dropOwner(e, owners, i, this.index(peer, vni), vni, r);
+      if (this.dropOwner(e, owners, i, this.index(peer, vni), vni, r) !== DeliveryKind.NONE) {
+        vr.version++;
+      }
     } else {
       if (owners !== peer) return r;
       this.index(peer, vni).unlink(e);
       vr.map.delete(key);
       e.owners = DETACHED;
-      this.lost(vr, r, peer);
+      this.lost(vr, r, peer, e);
       if (vr.map.size === 0) this.dropVni(vr);
     }
     return r;
   }
 
   /**
-   * Subscribes `peer` to `vni`. Returns the keys of the snapshot (its current view), or undefined
-   * when it was already subscribed (a repeated SUBSCRIBE is a no-op).
+   * Subscribes `peer` to `vni`; false when it was already subscribed (a repeated SUBSCRIBE is a
+   * no-op). The snapshot is walked with routesFor(vni).map's iterator (see SubscriberFeed).
    */
-  subscribe(peer: P, vni: number): string[] | undefined {
+  subscribe(peer: P, vni: number): boolean {
     let subs = this.subscriptions.get(peer);
     if (subs === undefined) {
       subs = new Set();
       this.subscriptions.set(peer, subs);
     }
-    if (subs.has(vni)) return undefined;
+    if (subs.has(vni)) return false;
     subs.add(vni);
     let set = this.subscribers.get(vni);
     if (set === undefined) {
@@ -155,17 +173,19 @@ export class RouteTable<P extends object> {
       this.subscribers.set(vni, set);
     }
     set.add(peer);
-    return [...this.view(peer, vni)];
+    if (!this.routes.has(vni)) this.createVni(vni);
+    return true;
   }
 
-  /** Iterates the current view of `peer` in `vni` without materialising it. */
-  *view(peer: P, vni: number): Generator<string> {
-    const vr = this.routes.get(vni);
-    if (vr === undefined) return;
-    for (const e of vr.map.values()) {
-      const o = e.owners;
-      if (o !== peer && o !== WITHDRAWN) yield e.key;
-    }
+  /** The routes of `vni` (kept while it has subscribers), if any. */
+  routesFor(vni: number): VniRoutes<P> | undefined {
+    return this.routes.get(vni);
+  }
+
+  /** Whether `key` of `vni` is in the view of subscriber `peer`. */
+  isVisible(peer: P, vni: number, key: string): boolean {
+    const e = this.routesOf(vni)?.map.get(key);
+    return e !== undefined && visibleTo(e, peer);
   }
 
   /**
@@ -285,16 +305,22 @@ export class RouteTable<P extends object> {
         this.dropOwner(e, owners, 0, undefined, vni, r);
       } else {
         e.owners = WITHDRAWN;
-        this.lost(vr, r, peer);
+        this.lost(vr, r, peer, e);
         withdrawn++;
       }
-      if (r.kind !== DeliveryKind.NONE) visit(vni, e.key, r.kind, r.peer);
+      if (r.kind !== DeliveryKind.NONE) {
+        vr.version++;
+        visit(vni, e, r.kind, r.peer);
+      }
     }
     if (idx.shared !== undefined) {
       for (const e of idx.shared) {
         const owners = e.owners as P[];
         this.dropOwner(e, owners, owners.indexOf(peer), undefined, vni, r);
-        if (r.kind !== DeliveryKind.NONE) visit(vni, e.key, r.kind, r.peer);
+        if (r.kind !== DeliveryKind.NONE) {
+          vr.version++;
+          visit(vni, e, r.kind, r.peer);
+        }
       }
     }
     // The primary array is not touched again (the index is detached): it becomes the sweep list.
@@ -314,9 +340,10 @@ export class RouteTable<P extends object> {
     idx: OwnerIndex<P> | undefined,
     vni: number,
     r: Delivery<P>,
-  ): void {
+  ): DeliveryKind {
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
+    r.entry = undefined;
     owners.splice(i, 1);
     const first = owners[0] as P;
     if (i === 0) {
@@ -331,23 +358,35 @@ export class RouteTable<P extends object> {
       e.owners = first;
       r.kind = DeliveryKind.ONLY;
       r.peer = first;
+      r.entry = e;
     }
+    return r.kind;
   }
 
   /** A route appeared in `vr` (announced by `peer`). */
-  private gained(vr: VniRoutes<P>, r: Delivery<P>, peer: P): void {
+  private gained(vr: VniRoutes<P>, r: Delivery<P>, peer: P, e: RouteEntry<P>): void {
     vr.live++;
+    vr.version++;
     this.count++;
     r.kind = DeliveryKind.ALL_EXCEPT;
     r.peer = peer;
+    r.entry = e;
   }
 
   /** A route left `vr` (its last owner `peer` withdrew it). */
-  private lost(vr: VniRoutes<P>, r: Delivery<P>, peer: P): void {
+  private lost(vr: VniRoutes<P>, r: Delivery<P>, peer: P, e: RouteEntry<P>): void {
     vr.live--;
+    vr.version++;
     this.count--;
     r.kind = DeliveryKind.ALL_EXCEPT;
     r.peer = peer;
+    r.entry = e;
+  }
+
+  private createVni(vni: number): VniRoutes<P> {
+    const vr = new VniRoutes<P>(vni);
+    this.routes.set(vni, vr);
+    return vr;
   }
 
   /** routes.get(vni) with a one-entry cache (consecutive updates are mostly for one VNI). */
@@ -359,7 +398,9 @@ export class RouteTable<P extends object> {
     return vr;
   }
 
+  /** Forgets an empty VNI map, unless somebody subscribes to the VNI (cursors walk its map). */
   private dropVni(vr: VniRoutes<P>): void {
+    if (this.subscribers.has(vr.vni)) return;
     this.routes.delete(vr.vni);
     if (this.lastRoutes === vr) this.lastRoutes = undefined;
   }
@@ -370,7 +411,11 @@ export class RouteTable<P extends object> {
     const set = this.subscribers.get(vni);
     if (set !== undefined) {
       set.delete(peer);
-      if (set.size === 0) this.subscribers.delete(vni);
+      if (set.size === 0) {
+        this.subscribers.delete(vni);
+        const vr = this.routes.get(vni);
+        if (vr?.map.size === 0) this.dropVni(vr);
+      }
     }
   }
 

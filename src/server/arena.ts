@@ -25,6 +25,11 @@ export class FrameArena {
     return at;
   }
 
+  /** Whether `size` more bytes fit in the current buffer (else the next write starts a new one). */
+  fits(size: number): boolean {
+    return this.pos + size <= this.buf.length;
+  }
+
   /** Writes the UPDATE frame for `key` and returns its start; the frame ends at `this.pos`. */
   writeUpdate(key: string, remove: boolean): number {
     const size = updateFrameSize(key, remove);

@@ -1,11 +1,22 @@
-/** Server configuration with defaults (behaviour.md, Server and Session). */
+/** Server configuration with defaults (behaviour.md, Server, Session and tsbond extensions). */
 
 import { InvalidArgumentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { checkPacing, type PacingOptions } from '../session/pacing.js';
-import { DEFAULT_KEEPALIVE_SECONDS, checkKeepaliveSeconds } from '../session/handshake.js';
+import {
+  DEFAULT_KEEPALIVE_SECONDS,
+  KEEPALIVE_TIMEOUT_FACTOR,
+  checkKeepaliveSeconds,
+} from '../session/handshake.js';
+import { ALL_FEATURES } from '../wire/messages.js';
 
-export const DEFAULT_LISTEN = '[::1]:4711';
+/** The MetalBond port. */
+export const DEFAULT_PORT = 4711;
+export const DEFAULT_LISTEN = `[::1]:${String(DEFAULT_PORT)}`;
+/** SYNCED is held back this long after the server started (announcers reconnect first). */
+export const DEFAULT_SYNC_DELAY_MS = 15_000;
+/** Invalid UPDATEs logged per peer before further ones are only counted. */
+export const DEFAULT_INVALID_UPDATE_LOG_LIMIT = 20;
 
 export interface ServerConfig {
   /** Keepalive interval offered to peers, seconds (>= 1). Default 5. */
@@ -13,28 +24,42 @@ export interface ServerConfig {
   /** Handshake deadline in ms. Default 2.5 x keepalive. */
   readonly helloTimeoutMs?: number;
   /**
-   * Soft watermark of a peer's outbound queue in bytes: above it the server stops reading from
-   * publishers until the queue drains (TCP back-pressure). Default 4 MiB.
+   * tsbond protocol extensions (feature bits, SYNCED, REFUSED). Default true; false: behave as a
+   * plain MetalBond server (`--no-extensions`).
    */
-  readonly queueSoftLimitBytes?: number;
+  readonly extensions?: boolean;
   /**
-   * Hard bound of a peer's outbound queue in bytes, beyond its initial snapshot: above it the peer
-   * is disconnected as a slow consumer. Default 64 MiB.
-   */
-  readonly maxQueueBytes?: number;
-  /**
-   * A peer whose queue stays above the soft watermark this long without draining below it is
-   * disconnected as a slow consumer. Default: the keepalive interval (so publishers, paused
-   * meanwhile, never miss a keepalive deadline).
-   */
-  readonly slowConsumerTimeoutMs?: number;
-  /**
-   * Pace writes to every peer so that peers which do not reassemble the TCP stream (Go MetalBond
-   * clients reset when they fall 64 KiB behind) are not overrun. Default DEFAULT_PACING (512 KiB/s
-   * per peer, 16 KiB bursts); `false` writes as fast as the sockets take it (only for peers that
-   * reassemble: tsbond, rustbond).
+   * Pacing of writes to peers that do not reassemble the TCP stream (Go MetalBond, rustbond, tsbond
+   * without extensions; Go clients reset when they fall 64 KiB behind). Default DEFAULT_PACING
+   * (512 KiB/s per peer, 16 KiB bursts); `false`: no pacing at all. Peers that announced
+   * REASSEMBLY are never paced.
    */
   readonly pacing?: PacingOptions | false | undefined;
+  /**
+   * SYNCED is held back until the server has been up this long, so that announcers reconnecting
+   * after a server restart are in the view first. Default 15000 ms.
+   */
+  readonly syncDelayMs?: number;
+  /**
+   * Low watermark of a subscriber's queue (bytes the server holds for it): while more than half of
+   * the subscribers are above it, the server stops reading from publishers. Default 1 MiB.
+   */
+  readonly queueLowWatermarkBytes?: number;
+  /**
+   * High watermark of a subscriber's queue: above it the subscriber is served from a backlog of
+   * route keys instead of a queue of frames until it has caught up. Default 4 MiB.
+   */
+  readonly queueHighWatermarkBytes?: number;
+  /**
+   * A subscriber with something to send and no write progress for this long is disconnected.
+   * Default 2.5 x keepalive.
+   */
+  readonly stallTimeoutMs?: number;
+  /**
+   * Bytes of fan-out queued between two pauses of reading that let the writes go out: bounds what
+   * one burst of input queues before any of it is written. Default 4 MiB.
+   */
+  readonly turnBudgetBytes?: number;
   /** Logger; silent by default. */
   readonly logger?: Logger;
   /** Invalid UPDATEs logged per peer before further ones are only counted. Default 20. */
@@ -51,13 +76,17 @@ export interface ServerConfig {
 export interface ResolvedServerConfig {
   readonly keepalive: number;
   readonly helloTimeoutMs: number;
-  readonly queueSoftLimitBytes: number;
-  readonly maxQueueBytes: number;
-  readonly slowConsumerTimeoutMs: number;
+  /** Feature bits offered (undefined: extensions off). */
+  readonly features: number | undefined;
+  readonly pacing: PacingOptions | undefined;
+  readonly syncDelayMs: number;
+  readonly queueLowWatermarkBytes: number;
+  readonly queueHighWatermarkBytes: number;
+  readonly stallTimeoutMs: number;
+  readonly turnBudgetBytes: number;
   readonly invalidUpdateLogLimit: number;
   readonly sweepStep: number;
   readonly secondMs: number;
-  readonly pacing: PacingOptions | undefined;
 }
 
 function positive(name: string, v: number): number {
@@ -66,28 +95,38 @@ function positive(name: string, v: number): number {
   return v;
 }
 
+function nonNegative(name: string, v: number): number {
+  if (!Number.isFinite(v) || v < 0)
+    throw new InvalidArgumentError(`${name} must be >= 0, got ${String(v)}`);
+  return v;
+}
+
 export function resolveServerConfig(c: ServerConfig): ResolvedServerConfig {
   const keepalive = checkKeepaliveSeconds(c.keepalive ?? DEFAULT_KEEPALIVE_SECONDS);
   const secondMs = positive('secondMs', c.secondMs ?? 1000);
-  const soft = positive('queueSoftLimitBytes', c.queueSoftLimitBytes ?? 4 * 1024 * 1024);
-  const hard = positive('maxQueueBytes', c.maxQueueBytes ?? 64 * 1024 * 1024);
-  if (hard < soft) {
+  const low = positive('queueLowWatermarkBytes', c.queueLowWatermarkBytes ?? 1024 * 1024);
+  const high = positive('queueHighWatermarkBytes', c.queueHighWatermarkBytes ?? 4 * 1024 * 1024);
+  if (high < low) {
     throw new InvalidArgumentError(
-      `maxQueueBytes (${String(hard)}) must be >= queueSoftLimitBytes (${String(soft)})`,
+      `queueHighWatermarkBytes (${String(high)}) must be >= queueLowWatermarkBytes (${String(low)})`,
     );
   }
+  const timeoutMs = keepalive * KEEPALIVE_TIMEOUT_FACTOR * secondMs;
   return {
     keepalive,
-    helloTimeoutMs: positive('helloTimeoutMs', c.helloTimeoutMs ?? keepalive * 2.5 * secondMs),
-    queueSoftLimitBytes: soft,
-    maxQueueBytes: hard,
-    slowConsumerTimeoutMs: positive(
-      'slowConsumerTimeoutMs',
-      c.slowConsumerTimeoutMs ?? keepalive * secondMs,
+    helloTimeoutMs: positive('helloTimeoutMs', c.helloTimeoutMs ?? timeoutMs),
+    features: c.extensions === false ? undefined : ALL_FEATURES,
+    pacing: checkPacing(c.pacing),
+    syncDelayMs: nonNegative('syncDelayMs', c.syncDelayMs ?? DEFAULT_SYNC_DELAY_MS),
+    queueLowWatermarkBytes: low,
+    queueHighWatermarkBytes: high,
+    stallTimeoutMs: positive('stallTimeoutMs', c.stallTimeoutMs ?? timeoutMs),
+    turnBudgetBytes: positive('turnBudgetBytes', c.turnBudgetBytes ?? 4 * 1024 * 1024),
+    invalidUpdateLogLimit: nonNegative(
+      'invalidUpdateLogLimit',
+      c.invalidUpdateLogLimit ?? DEFAULT_INVALID_UPDATE_LOG_LIMIT,
     ),
-    invalidUpdateLogLimit: c.invalidUpdateLogLimit ?? 20,
     sweepStep: Math.ceil(positive('sweepStep', c.sweepStep ?? 16_384)),
     secondMs,
-    pacing: checkPacing(c.pacing),
   };
 }

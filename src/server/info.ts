@@ -1,12 +1,25 @@
 /** Read-only views of the server's state, for status pages, metrics and tests. */
 
 import type { Route } from '../model/route.js';
+import type { NegotiatedFeatures } from '../session/session.js';
 import type { SessionState } from '../session/state.js';
+
+/** What a peer is, as far as the server can tell from its HELLO. */
+export type PeerImplementation = 'tsbond' | 'metalbond';
 
 export interface PeerInfo {
   readonly id: number;
   readonly address: string;
   readonly state: SessionState;
+  /**
+   * 'tsbond' when its HELLO carried tsbond feature bits; 'metalbond' otherwise (Go MetalBond,
+   * rustbond, or tsbond with --no-extensions: they look alike on the wire).
+   */
+  readonly implementation: PeerImplementation | undefined;
+  /** Negotiated features (after the HELLOs). */
+  readonly features: NegotiatedFeatures | undefined;
+  /** Writes to this peer are paced (it does not reassemble the stream). */
+  readonly paced: boolean;
   /** Negotiated keepalive in seconds, once the HELLOs are exchanged. */
   readonly keepalive: number | undefined;
   readonly connectedSince: Date;
@@ -19,10 +32,20 @@ export interface PeerInfo {
   readonly messagesOut: number;
   /** Socket writes: frames are coalesced, so usually far fewer than messagesOut. */
   readonly writes: number;
-  /** Outbound bytes not yet handed to the kernel. */
+  /** Outbound bytes the server holds for this peer (not yet handed to its socket). */
   readonly queuedBytes: number;
+  /** Bytes handed to the socket, not yet written to the kernel. */
+  readonly socketBytes: number;
+  /** Routes waiting in its backlog (pending keys plus snapshot routes not yet sent). */
+  readonly backlogRoutes: number;
+  /** Served from its backlog because it fell behind. */
+  readonly behind: boolean;
+  /** Subscriptions whose routes have not been complete once yet (snapshot still going). */
+  readonly syncing: readonly number[];
   /** Reading paused by flow control. */
   readonly readingPaused: boolean;
+  /** Decodable but invalid UPDATEs received (dropped). */
+  readonly invalidUpdates: number;
 }
 
 export interface RouteInfo {
@@ -37,16 +60,26 @@ export interface ServerCounters {
   updatesAccepted: number;
   /** UPDATE frames encoded for fan-out: one per change, whatever the number of recipients. */
   updatesEncoded: number;
+  /** UPDATE frames produced from subscribers' snapshots and backlogs. */
+  backlogUpdatesSent: number;
   /** Decodable but invalid UPDATEs, dropped alone. */
   invalidUpdates: number;
   /** Sessions closed for breaking the protocol (framing, version, type, order, payload). */
   protocolErrors: number;
   /** Sessions closed because the handshake or keepalive deadline passed. */
   timeouts: number;
-  /** Peers disconnected because they did not read what they were sent. */
+  /** Peers disconnected because they made no write progress for the stall timeout. */
   slowConsumerDisconnects: number;
-  /** Times reading from publishers was paused because a subscriber's queue was full. */
+  /** Times a subscriber fell behind and was served from its backlog. */
+  backlogEntered: number;
+  /** Times reading from publishers was paused (the server as a whole fell behind). */
   flowControlPauses: number;
+  /** Failures inside the server or its event listeners (logged; never a peer's fault). */
+  internalErrors: number;
+  /** Event listeners that threw (isolated: logged, counted, reported as 'listenerError'). */
+  listenerErrors: number;
+  /** SYNCED messages sent. */
+  syncedSent: number;
 }
 
 export type PeerEvent =
@@ -75,8 +108,19 @@ export interface RouteEvent {
   readonly peer: string;
 }
 
+/** A subscription's routes were complete for the first time (its snapshot drained). */
+export interface SnapshotEvent {
+  readonly peer: string;
+  readonly vni: number;
+  /** From SUBSCRIBE to the snapshot's last frame queued. */
+  readonly durationMs: number;
+}
+
 export interface ServerEvents {
   peer: [PeerEvent];
   subscription: [SubscriptionEvent];
   route: [RouteEvent];
+  snapshot: [SnapshotEvent];
+  /** A listener of another event threw; the server went on. */
+  listenerError: [error: unknown, event: string];
 }

@@ -1,7 +1,7 @@
 /**
- * The MetalBond route server: accepts sessions, applies the view rule (routing/route-table.ts)
- * and fans updates out. Each UPDATE is validated, keyed and encoded once; recipients queue ranges
- * of a shared arena and get one coalesced write per event-loop turn.
+ * The MetalBond route server: accepts sessions, keeps subscriptions, applies the view rule
+ * (routing/route-table.ts) and hands every change to the fan-out (fanout.ts), which queues the
+ * frames; flow control (flow-control.ts) watches the queues.
  */
 
 import { EventEmitter } from 'node:events';
@@ -12,19 +12,21 @@ import { silentLogger, type Logger } from '../log.js';
 import { fieldsInvalidReason, fieldsRouteKey } from '../model/validate.js';
 import { routeFromKey } from '../model/wire-route.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../net-address.js';
+import type { RouteEntry } from '../routing/owner-index.js';
 import { DeliveryKind, RouteTable, type WithdrawVisitor } from '../routing/route-table.js';
+import type { FeedDone } from '../routing/subscriber-feed.js';
 import { Session, type SessionHandler } from '../session/session.js';
 import { canonicalUpdateKeyStart, fastResult, latin1 } from '../wire/canonical-fast.js';
 import { UpdateFields } from '../wire/decode.js';
+import { encodeSynced } from '../wire/encode.js';
 import { HEADER_SIZE, WireAction } from '../wire/messages.js';
-import { writeUpdateFrame, updateFrameSize } from '../wire/route-key.js';
-import { FrameArena } from './arena.js';
 import {
   DEFAULT_LISTEN,
   resolveServerConfig,
   type ResolvedServerConfig,
   type ServerConfig,
 } from './config.js';
+import { FanOut } from './fanout.js';
 import { FlowControl } from './flow-control.js';
 import type { PeerInfo, RouteInfo, ServerCounters, ServerEvents } from './info.js';
 import { ServerPeer } from './peer.js';
@@ -35,46 +37,38 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     connectionsAccepted: 0,
     updatesAccepted: 0,
     updatesEncoded: 0,
+    backlogUpdatesSent: 0,
     invalidUpdates: 0,
     protocolErrors: 0,
     timeouts: 0,
     slowConsumerDisconnects: 0,
+    backlogEntered: 0,
     flowControlPauses: 0,
+    internalErrors: 0,
+    listenerErrors: 0,
+    syncedSent: 0,
   };
+  /** When the server started listening (SYNCED is held back for the sync delay after it). */
+  readonly startedAt = Date.now();
   private readonly log: Logger;
   private readonly table = new RouteTable<ServerPeer>();
   private readonly bySession = new Map<Session, ServerPeer>();
   private readonly fields = new UpdateFields();
-  private readonly arena = new FrameArena();
+  private readonly fanout: FanOut;
   private readonly flow: FlowControl;
-  /**
-   * Fan-out run: consecutive frames of one arena for every subscriber of `runVni` but
-   * `runExcept`. Queued to the recipients once per run (typically once per received chunk)
-   * instead of once per frame; flushed before anything else is queued, so order is kept.
-   */
-  private runBuf: Buffer | undefined;
-  private runStart = 0;
-  private runEnd = 0;
-  private runFrames = 0;
-  private runVni = 0;
-  private runExcept: ServerPeer | undefined;
-  /** Bytes queued for fan-out since the last throttle check. */
-  private turnBytes = 0;
   private nextId = 1;
-  /**
-   * The received canonical frame of the update being applied, forwarded as is (valid during the
-   * chunk's processing: the run that refers to it is flushed, i.e. copied, by onChunkEnd).
-   */
-  private frameSrc: Buffer | undefined;
-  private frameStart = 0;
-  private frameEnd = 0;
   private stopping = false;
+  /** Peers with at least one subscription. */
+  private subscribedPeers = 0;
   /** The peer of the last UPDATE (onUpdate's lookup cache). */
   private lastPeer: ServerPeer | undefined;
   /** Whether anybody listens to 'route' (kept by the listener hooks: checked per update). */
   private routeListeners = false;
   /** Pending sweep of withdrawn table entries (RouteTable.sweep), one step per event-loop turn. */
   private sweepTimer: NodeJS.Immediate | undefined;
+  /** Until the sync delay has passed: SYNCEDs are held (ServerPeer.heldSynced). */
+  private syncHeld: boolean;
+  private syncTimer: NodeJS.Timeout | undefined;
   private _address: HostPort;
 
   private constructor(
@@ -93,20 +87,46 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     events.on('removeListener', (name: string | symbol) => {
       if (name === 'route') this.routeListeners = this.listenerCount('route') > 0;
     });
-    this.flow = new FlowControl(this.config, this.bySession, {
-      slowConsumer: (peer, why) => {
-        this.counters.slowConsumerDisconnects++;
-        peer.session.log.warn(
-          { queuedBytes: peer.session.queuedBytes, why },
-          'slow consumer disconnected',
-        );
-        peer.session.close(new IoError(`slow consumer: ${why}`));
+    this.fanout = new FanOut(
+      this.table,
+      this.counters,
+      this.config.queueHighWatermarkBytes,
+      (p) => {
+        this.flow.fellBehind(p);
       },
-      paused: () => {
-        this.counters.flowControlPauses++;
-        this.log.debug('flow control: reading paused');
+    );
+    this.flow = new FlowControl(
+      this.config,
+      {
+        all: () => this.bySession.values(),
+        subscriberCount: () => this.subscribedPeers,
       },
-    });
+      {
+        stalled: (peer, why) => {
+          this.counters.slowConsumerDisconnects++;
+          peer.session.log.warn({ why }, 'slow consumer disconnected');
+          peer.session.close(new IoError(`slow consumer: ${why}`));
+        },
+        paused: (why) => {
+          this.counters.flowControlPauses++;
+          this.log.debug({ why }, 'flow control: reading paused');
+        },
+        behind: (peer) => {
+          this.counters.backlogEntered++;
+          peer.session.log.debug(
+            { queuedBytes: peer.session.queuedBytes },
+            'subscriber behind: served from its backlog',
+          );
+        },
+      },
+    );
+    this.syncHeld = this.config.syncDelayMs > 0;
+    if (this.syncHeld) {
+      this.syncTimer = setTimeout(() => {
+        this.releaseSynced();
+      }, this.config.syncDelayMs);
+      this.syncTimer.unref();
+    }
   }
 
   /** Listens on `listen` (default `[::1]:4711`; port 0 picks a free port). */
@@ -119,6 +139,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     const server = new MetalBondServer(net, config);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
+        server.stopTimers();
         reject(
           new IoError(
             `cannot listen on ${formatHostPort(hp)}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
@@ -141,7 +162,12 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       server.log.error({ err }, 'listener error');
     });
     server.log.info(
-      { listen: formatHostPort(server._address), keepalive: server.config.keepalive },
+      {
+        listen: formatHostPort(server._address),
+        keepalive: server.config.keepalive,
+        extensions: server.config.features !== undefined,
+        syncDelayMs: server.config.syncDelayMs,
+      },
       'server listening',
     );
     return server;
@@ -171,11 +197,17 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       });
     });
     for (const s of [...this.bySession.keys()]) s.close();
+    this.stopTimers();
+    await closed;
+    this.log.info('server stopped');
+  }
+
+  private stopTimers(): void {
     this.flow.stop();
     if (this.sweepTimer !== undefined) clearImmediate(this.sweepTimer);
     this.sweepTimer = undefined;
-    await closed;
-    this.log.info('server stopped');
+    if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
   }
 
   // ---- observability ----
@@ -188,6 +220,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     return [...this.table.vnis()].sort((a, b) => a - b);
   }
 
+  /** Routes of one VNI (or all) with their owners. */
   routes(vni?: number): RouteInfo[] {
     const out: RouteInfo[] = [];
     for (const v of vni === undefined ? this.vnis() : [vni]) {
@@ -204,10 +237,18 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
 
   private peerInfo(p: ServerPeer): PeerInfo {
     const s = p.session;
+    const helloDone = s.keepaliveSeconds !== undefined;
     return {
       id: p.id,
       address: p.address,
       state: s.state,
+      implementation: helloDone
+        ? s.features.peer !== undefined
+          ? 'tsbond'
+          : 'metalbond'
+        : undefined,
+      features: helloDone ? s.features : undefined,
+      paced: s.paced,
       keepalive: s.keepaliveSeconds,
       connectedSince: p.connectedAt,
       establishedSince: s.establishedAt,
@@ -219,7 +260,12 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       messagesOut: s.stats.messagesOut,
       writes: s.stats.writes,
       queuedBytes: s.queuedBytes,
+      socketBytes: s.socketBytes,
+      backlogRoutes: p.feed.backlogRoutes,
+      behind: p.feed.behind,
+      syncing: p.feed.syncingVnis().sort((a, b) => a - b),
       readingPaused: s.isReadingPaused,
+      invalidUpdates: p.invalidUpdates,
     };
   }
 
@@ -231,70 +277,79 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       return;
     }
     this.counters.connectionsAccepted++;
+    const c = this.config;
     const session = new Session(socket, this, {
       role: 'server',
-      keepaliveSeconds: this.config.keepalive,
-      helloTimeoutMs: this.config.helloTimeoutMs,
+      keepaliveSeconds: c.keepalive,
+      helloTimeoutMs: c.helloTimeoutMs,
       logger: this.log,
-      secondMs: this.config.secondMs,
-      pacing: this.config.pacing,
+      secondMs: c.secondMs,
+      features: c.features,
+      pacing: c.pacing,
     });
-    const peer = new ServerPeer(this.nextId++, session);
+    const peer = new ServerPeer(this.nextId++, session, this.table);
     this.bySession.set(session, peer);
     session.on('flushed', () => {
       this.flow.check(peer);
     });
-    session.on('drain', () => {
-      this.flow.check(peer);
-    });
     session.log.debug('connection accepted');
-    this.emit('peer', { type: 'connected', peer: this.peerInfo(peer) });
+    this.emitSafely('peer', { type: 'connected', peer: this.peerInfo(peer) });
     session.start();
   }
 
   onEstablished(session: Session): void {
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
-    session.log.info({ keepalive: session.keepaliveSeconds }, 'peer established');
+    const f = session.features;
+    session.log.info(
+      {
+        keepalive: session.keepaliveSeconds,
+        features: f.peer,
+        reassembly: f.reassembly,
+        syncMarker: f.syncMarker,
+        refusals: f.refusals,
+        paced: session.paced,
+      },
+      'peer established',
+    );
     this.flow.joined(peer);
-    this.emit('peer', { type: 'established', peer: this.peerInfo(peer) });
+    this.emitSafely('peer', { type: 'established', peer: this.peerInfo(peer) });
   }
 
   onSubscribe(session: Session, vni: number): void {
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
-    this.flushRun();
-    const view = this.table.subscribe(peer, vni);
-    if (view === undefined) {
+    this.fanout.end();
+    if (!this.table.subscribe(peer, vni)) {
       session.log.debug({ vni }, 'duplicate SUBSCRIBE ignored');
       return;
     }
-    if (view.length > 0) {
-      let size = 0;
-      for (const key of view) size += updateFrameSize(key, false);
-      const buf = Buffer.allocUnsafe(size);
-      let pos = 0;
-      for (const key of view) pos = writeUpdateFrame(buf, pos, key, false);
-      session.send(buf, view.length);
-      peer.snapshotEndMark = session.totalEnqueuedBytes;
-    }
-    session.log.info({ vni, snapshotRoutes: view.length }, 'subscribed');
-    this.emit('subscription', { peer: peer.address, vni, subscribed: true });
+    if (this.table.subscriptionsOf(peer).size === 1) this.subscribedPeers++;
+    peer.feed.subscribed(vni, session.features.syncMarker, Date.now());
+    session.requestFlush();
+    session.log.info({ vni, routes: this.table.routeCount(vni) }, 'subscribed');
+    this.emitSafely('subscription', { peer: peer.address, vni, subscribed: true });
   }
 
   onUnsubscribe(session: Session, vni: number): void {
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
-    this.flushRun();
+    this.fanout.end();
+    // What is pending for the subscription is dropped; a SYNCED still owed goes out now.
+    const owed = peer.feed.unsubscribed(vni);
+    const held = peer.heldSynced.indexOf(vni);
+    if (held !== -1) peer.heldSynced.splice(held, 1);
+    if (owed?.marker === true || held !== -1) this.sendSynced(peer, vni);
     const withdrawn = this.table.unsubscribe(peer, vni, this.withdrawer(peer));
     if (withdrawn === undefined) {
       session.log.debug({ vni }, 'UNSUBSCRIBE of a VNI not subscribed ignored');
       return;
     }
-    this.flushRun();
+    if (this.table.subscriptionsOf(peer).size === 0) this.subscribedPeers--;
+    this.fanout.end();
     this.scheduleSweep();
     session.log.info({ vni, routesWithdrawn: withdrawn }, 'unsubscribed');
-    this.emit('subscription', { peer: peer.address, vni, subscribed: false });
+    this.emitSafely('subscription', { peer: peer.address, vni, subscribed: false });
   }
 
   onUpdate(session: Session, buf: Buffer, start: number, end: number): void {
@@ -307,77 +362,120 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     }
     const keyStart = canonicalUpdateKeyStart(buf, start, end);
     if (keyStart >= 0) {
-      // Canonical and valid (the usual case): the key is the payload after the action field.
+      // Canonical and valid (the usual case): the key is the payload after the action field,
+      // and the received frame (header included) is forwarded as it is.
       this.counters.updatesAccepted++;
       const remove = fastResult.action === WireAction.REMOVE;
-      // The received frame (header included) is canonical: forward its bytes as they are.
-      this.frameSrc = buf;
-      this.frameStart = start - HEADER_SIZE;
-      this.frameEnd = end;
-      this.applyUpdate(peer, fastResult.vni, latin1(buf, keyStart, end), remove);
-      this.frameSrc = undefined;
+      const vni = fastResult.vni;
+      const key = latin1(buf, keyStart, end);
+      const d = remove ? this.table.remove(peer, vni, key) : this.table.add(peer, vni, key);
+      const e = d.entry;
+      if (e !== undefined) {
+        this.fanout.deliver(vni, e, remove, d.kind, d.peer, buf, start - HEADER_SIZE, end);
+      }
+      if (this.routeListeners) this.emitRoute(peer, vni, key, remove);
       return;
     }
     const f = this.fields.parse(buf, start, end);
     const reason = fieldsInvalidReason(f);
     if (reason !== undefined) {
-      this.counters.invalidUpdates++;
-      if (++peer.invalidUpdates <= this.config.invalidUpdateLogLimit) {
-        session.log.warn(
-          { reason, last: peer.invalidUpdates === this.config.invalidUpdateLogLimit || undefined },
-          peer.invalidUpdates === this.config.invalidUpdateLogLimit
-            ? 'invalid UPDATE dropped (further ones from this peer are only counted)'
-            : 'invalid UPDATE dropped',
-        );
-      }
+      this.invalidUpdate(peer, reason);
       return;
     }
     this.counters.updatesAccepted++;
-    this.applyUpdate(peer, f.vni, fieldsRouteKey(f), f.action === WireAction.REMOVE);
+    const remove = f.action === WireAction.REMOVE;
+    const key = fieldsRouteKey(f);
+    const d = remove ? this.table.remove(peer, f.vni, key) : this.table.add(peer, f.vni, key);
+    const e = d.entry;
+    if (e !== undefined) this.fanout.deliver(f.vni, e, remove, d.kind, d.peer, undefined, 0, 0);
+    if (this.routeListeners) this.emitRoute(peer, f.vni, key, remove);
   }
 
-  private applyUpdate(peer: ServerPeer, vni: number, key: string, remove: boolean): void {
-    const d = remove ? this.table.remove(peer, vni, key) : this.table.add(peer, vni, key);
-    if (d.kind !== DeliveryKind.NONE) this.deliver(vni, key, remove, d.kind, d.peer);
-    if (this.routeListeners) {
-      this.emit('route', {
-        action: remove ? 'REMOVE' : 'ADD',
-        vni,
-        route: routeFromKey(key).route,
-        peer: peer.address,
-      });
+  private invalidUpdate(peer: ServerPeer, reason: string): void {
+    this.counters.invalidUpdates++;
+    const n = ++peer.invalidUpdates;
+    const limit = this.config.invalidUpdateLogLimit;
+    if (n <= limit) {
+      peer.session.log.warn(
+        { reason, last: n === limit || undefined },
+        n === limit
+          ? 'invalid UPDATE dropped (further ones from this peer are only counted)'
+          : 'invalid UPDATE dropped',
+      );
     }
   }
 
   onChunkEnd(): void {
-    this.flushRun();
-    // Bound what one event-loop turn can queue: past the soft watermark, stop reading until the
-    // queued frames were written (flow control decides then whether to resume).
-    if (this.turnBytes > this.config.queueSoftLimitBytes) {
-      this.turnBytes = 0;
+    this.fanout.end();
+    // Bound what input can queue before any of it is written: past the budget, stop reading
+    // until the queued frames were handed to the sockets (flow control decides then).
+    if (this.fanout.turnBytes > this.config.turnBudgetBytes) {
+      this.fanout.turnBytes = 0;
       this.flow.throttle();
     }
+  }
+
+  onWritable(session: Session, room: number): boolean {
+    const peer = this.bySession.get(session);
+    if (peer?.feed.hasBacklog !== true) return false;
+    return this.fanout.produce(peer, room, (d) => {
+      this.subscriptionDrained(peer, d);
+    });
   }
 
   onClose(session: Session, error: MetalBondError | undefined): void {
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
-    this.flushRun();
+    this.fanout.end();
     this.bySession.delete(session);
     if (this.lastPeer === peer) this.lastPeer = undefined;
     peer.closed = true;
     this.flow.left(peer);
+    if (this.table.subscriptionsOf(peer).size > 0) this.subscribedPeers--;
     const withdrawn = this.table.removePeer(peer, this.withdrawer(peer));
-    this.flushRun();
+    this.fanout.end();
     this.scheduleSweep();
-    if (error?.code === 'PROTOCOL') this.counters.protocolErrors++;
-    if (error?.code === 'TIMEOUT') this.counters.timeouts++;
+    const code = error?.code;
+    if (code === 'PROTOCOL') this.counters.protocolErrors++;
+    else if (code === 'TIMEOUT') this.counters.timeouts++;
+    else if (code === 'INTERNAL') this.counters.internalErrors++;
     const reason = error?.message ?? (this.stopping ? 'server shutdown' : 'closed');
-    const fields = { reason, code: error?.code, routesWithdrawn: withdrawn };
-    if (error?.code === 'PROTOCOL' || error?.code === 'TIMEOUT')
-      session.log.warn(fields, 'peer closed');
+    const fields = { reason, code, routesWithdrawn: withdrawn };
+    if (code === 'INTERNAL') session.log.error({ err: error, ...fields }, 'peer closed');
+    else if (code === 'PROTOCOL' || code === 'TIMEOUT') session.log.warn(fields, 'peer closed');
     else session.log.info(fields, 'peer closed');
-    this.emit('peer', { type: 'closed', peer: this.peerInfo(peer), ...fields });
+    this.emitSafely('peer', { type: 'closed', peer: this.peerInfo(peer), ...fields });
+  }
+
+  // ---- SYNCED ----
+
+  private subscriptionDrained(peer: ServerPeer, d: FeedDone): void {
+    if (d.marker) {
+      if (this.syncHeld) peer.heldSynced.push(d.vni);
+      else this.sendSynced(peer, d.vni);
+    }
+    this.emitSafely('snapshot', {
+      peer: peer.address,
+      vni: d.vni,
+      durationMs: Date.now() - d.subscribedAt,
+    });
+  }
+
+  private sendSynced(peer: ServerPeer, vni: number): void {
+    this.counters.syncedSent++;
+    peer.session.send(encodeSynced(vni));
+  }
+
+  /** The sync delay has passed: every held SYNCED goes out, later ones at once. */
+  private releaseSynced(): void {
+    this.syncHeld = false;
+    this.syncTimer = undefined;
+    for (const peer of this.bySession.values()) {
+      const held = peer.heldSynced;
+      if (held.length === 0) continue;
+      peer.heldSynced = [];
+      for (const vni of held) this.sendSynced(peer, vni);
+    }
   }
 
   // ---- fan-out ----
@@ -386,16 +484,9 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   private withdrawer(from: ServerPeer): WithdrawVisitor<ServerPeer> {
     if (this.stopping) return () => undefined;
     const emitRoutes = this.routeListeners;
-    return (vni, key, kind, to) => {
-      this.deliver(vni, key, true, kind, to);
-      if (emitRoutes) {
-        this.emit('route', {
-          action: 'REMOVE',
-          vni,
-          route: routeFromKey(key).route,
-          peer: from.address,
-        });
-      }
+    return (vni: number, e: RouteEntry<ServerPeer>, kind: DeliveryKind, to) => {
+      this.fanout.deliver(vni, e, true, kind, to, undefined, 0, 0);
+      if (emitRoutes) this.emitRoute(from, vni, e.key, true);
     };
   }
 
@@ -409,92 +500,30 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     });
   }
 
-  private deliver(
-    vni: number,
-    key: string,
-    remove: boolean,
-    kind: DeliveryKind,
-    peer: ServerPeer | undefined,
-  ): void {
-    if (kind === DeliveryKind.ALL_EXCEPT) {
-      const subs = this.table.subscribersOf(vni);
-      if (subs === undefined || (subs.size === 1 && peer !== undefined && subs.has(peer))) return;
-      this.counters.updatesEncoded++;
-      // The run grows over consecutive frames of the received chunk (canonical frames, copied
-      // into the arena once per run by flushRun) or of the arena (frames built here).
-      const src = this.frameSrc;
-      let buf: Buffer;
-      let start: number;
-      let end: number;
-      if (src !== undefined) {
-        buf = src;
-        start = this.frameStart;
-        end = this.frameEnd;
-      } else {
-        start = this.arena.writeUpdate(key, remove);
-        buf = this.arena.buf;
-        end = this.arena.pos;
-      }
-      if (
-        this.runBuf === buf &&
-        this.runEnd === start &&
-        this.runVni === vni &&
-        this.runExcept === peer
-      ) {
-        this.runEnd = end;
-        this.runFrames++;
-      } else {
-        this.flushRun();
-        this.runBuf = buf;
-        this.runStart = start;
-        this.runEnd = end;
-        this.runFrames = 1;
-        this.runVni = vni;
-        this.runExcept = peer;
-      }
-    } else if (
-      kind === DeliveryKind.ONLY &&
-      peer !== undefined &&
-      this.table.isSubscribed(peer, vni)
-    ) {
-      this.flushRun();
-      this.counters.updatesEncoded++;
-      const arena = this.arena;
-      const src = this.frameSrc;
-      const start =
-        src === undefined
-          ? arena.writeUpdate(key, remove)
-          : arena.copy(src, this.frameStart, this.frameEnd);
-      peer.session.send(arena.buf, 1, start, arena.pos);
-      this.turnBytes += arena.pos - start;
-    }
+  // ---- events ----
+
+  private emitRoute(peer: ServerPeer, vni: number, key: string, remove: boolean): void {
+    this.emitSafely('route', {
+      action: remove ? 'REMOVE' : 'ADD',
+      vni,
+      route: routeFromKey(key).route,
+      peer: peer.address,
+    });
   }
 
-  /** Queues the pending fan-out run to its recipients. */
-  private flushRun(): void {
-    let buf = this.runBuf;
-    if (buf === undefined) return;
-    this.runBuf = undefined;
-    const subs = this.table.subscribersOf(this.runVni);
-    if (subs === undefined) return;
-    const except = this.runExcept;
-    let start = this.runStart;
-    let end = this.runEnd;
-    const arena = this.arena;
-    if (buf !== arena.buf) {
-      // Frames of a received chunk: one copy for the whole run (the chunk is not kept).
-      start = arena.copy(buf, start, end);
-      buf = arena.buf;
-      end = arena.pos;
-    }
-    const frames = this.runFrames;
-    let n = 0;
-    for (const s of subs) {
-      if (s !== except) {
-        s.session.send(buf, frames, start, end);
-        n++;
+  /**
+   * Calls every listener of `event`, each on its own: one that throws is logged, counted and
+   * reported ('listenerError'), and neither the others nor the server's state are affected.
+   */
+  private emitSafely<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
+    for (const l of this.rawListeners(event)) {
+      try {
+        Reflect.apply(l, this, args);
+      } catch (e) {
+        this.counters.listenerErrors++;
+        this.log.error({ err: e, event }, 'event listener failed');
+        if (event !== 'listenerError') this.emitSafely('listenerError', e, event);
       }
     }
-    this.turnBytes += n * (end - start);
   }
 }

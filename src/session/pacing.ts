@@ -5,6 +5,7 @@
  */
 
 import { InvalidArgumentError } from '../errors.js';
+import { MAX_FRAME_SIZE } from '../wire/messages.js';
 
 export interface PacingOptions {
   /** Sustained rate in bytes per second. */
@@ -29,9 +30,9 @@ export function checkPacing(p: PacingOptions | false | undefined): PacingOptions
       `pacing.bytesPerSecond must be > 0, got ${String(p.bytesPerSecond)}`,
     );
   }
-  if (!(p.burstBytes >= 1192)) {
+  if (!(p.burstBytes >= MAX_FRAME_SIZE)) {
     throw new InvalidArgumentError(
-      `pacing.burstBytes must be >= 1192 (one largest frame), got ${String(p.burstBytes)}`,
+      `pacing.burstBytes must be >= ${String(MAX_FRAME_SIZE)} (one largest frame), got ${String(p.burstBytes)}`,
     );
   }
   return p;
@@ -69,27 +70,4 @@ export class Pacer {
     const missing = Math.min(bytes, this.options.burstBytes) - this.tokens;
     return missing <= 0 ? 0 : Math.ceil((missing * 1000) / this.options.bytesPerSecond);
   }
-}
-
-/** Size of the complete frame whose header starts at `buf[pos]`. */
-export function frameSizeAt(buf: Buffer, pos: number): number {
-  return 4 + (((buf[pos + 1] ?? 0) << 8) | (buf[pos + 2] ?? 0));
-}
-
-/** Length of the longest prefix of whole frames of `buf[start, end)` not above `budget` bytes. */
-export function framePrefix(
-  buf: Buffer,
-  start: number,
-  end: number,
-  budget: number,
-): { bytes: number; frames: number } {
-  let pos = start;
-  let frames = 0;
-  while (pos + 4 <= end) {
-    const size = frameSizeAt(buf, pos);
-    if (pos + size - start > budget) break;
-    pos += size;
-    frames++;
-  }
-  return { bytes: pos - start, frames };
 }

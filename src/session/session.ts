@@ -1,33 +1,84 @@
 /**
- * One MetalBond TCP connection, either role: handshake, keepalive, framing, write coalescing.
- * An explicit state machine whose only mutator is setState(), which emits 'state'. Everything
- * above it (server routing, client HA) talks to it through SessionHandler callbacks.
+ * One MetalBond TCP connection, either role: handshake, feature negotiation, keepalive, framing,
+ * and the send path. An explicit state machine whose only mutator is setState(), which emits
+ * 'state'. Everything above it (server routing, client HA) talks to it through SessionHandler
+ * callbacks.
+ *
+ * Send path: frames are queued (SendQueue) and handed to the socket once per event-loop turn, at
+ * most about SOCKET_BUDGET bytes beyond what the socket has drained; the rest waits in the queue,
+ * and when the queue is empty the owner may produce more (SessionHandler.onWritable). Towards a
+ * peer that does not reassemble the TCP stream the writes are paced (and, from a client, held to an
+ * ack window). A KEEPALIVE reply is written straight to the socket, ahead of everything queued.
  */
 
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 
-import { IoError, MetalBondError, ProtocolError, TimeoutError } from '../errors.js';
+import { IoError, MetalBondError, ProtocolError, TimeoutError, InternalError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { decodePayload, decodeSubscriptionVni, messageTypeName } from '../wire/decode.js';
+import { decodePayload, decodeSubscriptionVni, decodeRefused } from '../wire/decode.js';
 import { encodeHello, encodeKeepalive } from '../wire/encode.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
-import { MessageType, type Message } from '../wire/messages.js';
+import {
+  Feature,
+  HEADER_TYPE_OFFSET,
+  MESSAGE_TYPE_NAMES,
+  MessageType,
+  type HelloMessage,
+  type Message,
+  type RefusedMessage,
+} from '../wire/messages.js';
 import { KEEPALIVE_TIMEOUT_FACTOR, checkHello, negotiateKeepalive } from './handshake.js';
 import { KeepaliveManager } from './keepalive.js';
 import { SessionState, type SessionRole } from './state.js';
 import { scheduleFlush } from './flush.js';
-import { Pacer, framePrefix, frameSizeAt, type PacingOptions } from './pacing.js';
+import { Pacer, type PacingOptions } from './pacing.js';
+import { SendQueue } from './send-queue.js';
 
-/** What the owner of a session is told. Handlers must not throw; anything thrown closes the session. */
+/** Bytes a session hands its socket beyond what the socket has drained. */
+export const SOCKET_BUDGET = 256 * 1024;
+
+/** The socket members a session uses (a net.Socket or tls.TLSSocket; a fake in fuzz tests). */
+export type SessionSocket = Pick<
+  Socket,
+  | 'remoteAddress'
+  | 'remotePort'
+  | 'localAddress'
+  | 'localPort'
+  | 'writableLength'
+  | 'write'
+  | 'cork'
+  | 'uncork'
+  | 'pause'
+  | 'resume'
+  | 'setNoDelay'
+  | 'destroy'
+  | 'on'
+>;
+
+/**
+ * What the owner of a session is told. Exceptions thrown by a handler close the session: a
+ * MetalBondError as itself, anything else as an InternalError (counted apart from the peer's
+ * protocol errors).
+ */
 export interface SessionHandler {
   onEstablished(session: Session): void;
   onSubscribe?(session: Session, vni: number): void;
   onUnsubscribe?(session: Session, vni: number): void;
   /** A raw UPDATE payload `buf[start, end)`, valid only during the call. */
   onUpdate(session: Session, buf: Buffer, start: number, end: number): void;
-  /** Every frame of a received chunk was handled. */
+  /** SYNCED (client role, SYNC_MARKER negotiated). */
+  onSynced?(session: Session, vni: number): void;
+  /** REFUSED (client role, REFUSALS negotiated). */
+  onRefused?(session: Session, m: RefusedMessage): void;
+  /** Every frame of a received chunk was handled (called even when handling failed). */
   onChunkEnd?(session: Session): void;
+  /**
+   * The queue is empty and the socket can take about `room` more bytes: queue more frames with
+   * send(). Returns whether more is waiting after what was queued (the session then asks again
+   * when there is room).
+   */
+  onWritable?(session: Session, room: number): boolean;
   onClose(session: Session, error: MetalBondError | undefined): void;
 }
 
@@ -40,33 +91,59 @@ export interface SessionOptions {
   readonly logger: Logger;
   /** Millisecond factor of the keepalive second (tests only); 1000 by default. */
   readonly secondMs?: number | undefined;
-  /** Pace writes (for peers that cannot reassemble the stream); unpaced when undefined. */
+  /**
+   * tsbond feature bits this side offers (HELLO field 1000); undefined: extensions off, the session
+   * behaves as a plain MetalBond peer.
+   */
+  readonly features?: number | undefined;
+  /** Pace writes to a peer that does not reassemble the stream; undefined: never pace. */
   readonly pacing?: PacingOptions | undefined;
   /**
-   * Client role: at most this many bytes in flight. After that many bytes of frames the client
-   * sends a KEEPALIVE and waits for the server's reply, which every server sends only once its
-   * reader got past everything before it; so a server that reads slowly (Go MetalBond resets a
-   * session whose unread data passes 64 KiB) is never overrun. Undefined: no window.
+   * Client role, towards a server that does not reassemble the stream: at most this many bytes in
+   * flight. After that many bytes of frames the client sends a KEEPALIVE and waits for the
+   * server's reply, which every server sends only once its reader got past everything before it;
+   * so a server that reads slowly (Go MetalBond resets a session whose unread data passes 64 KiB)
+   * is never overrun. Undefined: no window.
    */
   readonly ackWindowBytes?: number | undefined;
 }
 
 export interface SessionStats {
   bytesIn: number;
+  /** Bytes handed to the socket. */
   bytesOut: number;
   messagesIn: number;
+  /** Messages queued for sending. */
   messagesOut: number;
   /** Socket writes (each carries every frame queued since the previous one). */
   writes: number;
+  /** Messages received / queued by type code (index = type; extension types 100, 101 too). */
+  readonly inByType: number[];
+  readonly outByType: number[];
+}
+
+/** What both sides of a session agreed on. */
+export interface NegotiatedFeatures {
+  /** The peer's feature bits (undefined: its HELLO had no field 1000, a plain MetalBond peer). */
+  readonly peer: number | undefined;
+  /** Writes to the peer are unpaced (it reassembles the stream). */
+  readonly reassembly: boolean;
+  readonly syncMarker: boolean;
+  readonly refusals: boolean;
 }
 
 export interface SessionEvents {
   state: [state: SessionState, previous: SessionState];
-  /** The socket's write buffer emptied. */
-  drain: [];
-  /** Queued frames were handed to the socket. */
+  /** Queued frames were handed to the socket (or the socket drained). */
   flushed: [];
 }
+
+const NO_FEATURES: NegotiatedFeatures = {
+  peer: undefined,
+  reassembly: false,
+  syncMarker: false,
+  refusals: false,
+};
 
 export class Session extends EventEmitter<SessionEvents> {
   readonly role: SessionRole;
@@ -78,29 +155,29 @@ export class Session extends EventEmitter<SessionEvents> {
     messagesIn: 0,
     messagesOut: 0,
     writes: 0,
+    inByType: [],
+    outByType: [],
   };
   /** Negotiated keepalive in seconds, once the HELLOs are exchanged. */
   keepaliveSeconds: number | undefined;
-  /** The peer's HELLO, once received. */
-  peerHello: { keepaliveInterval: number; isServer: boolean } | undefined;
+  /** Negotiated features, once the HELLOs are exchanged. */
+  features: NegotiatedFeatures = NO_FEATURES;
   establishedAt: Date | undefined;
-  closeError: MetalBondError | undefined;
   readonly log: Logger;
 
   private _state: SessionState = SessionState.CONNECTING;
   private readonly decoder = new FrameDecoder();
   private readonly keepalive: KeepaliveManager;
   private readonly secondMs: number;
-  private segBufs: Buffer[] = [];
-  private segStarts: number[] = [];
-  private segEnds: number[] = [];
-  private enqueuedBytes = 0;
-  private pendingBytes = 0;
-  private pendingFrames = 0;
+  private readonly queue = new SendQueue();
+  private flushScheduled = false;
   private readingPaused = false;
-  private readonly pacer: Pacer | undefined;
+  private pacer: Pacer | undefined;
   private pacingTimer: NodeJS.Timeout | undefined;
+  /** The owner has more to send than it queued (asked again when there is room). */
+  private moreWaiting = false;
   /** Ack window (client role): KEEPALIVEs sent and answered since ESTABLISHED. */
+  private window: number | undefined;
   private keepalivesSent = 0;
   private keepalivesAnswered = 0;
   /** Waiting until keepalivesAnswered reaches this (0: not waiting). */
@@ -108,7 +185,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private windowUsed = 0;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: SessionSocket,
     private readonly handler: SessionHandler,
     private readonly options: SessionOptions,
   ) {
@@ -118,12 +195,11 @@ export class Session extends EventEmitter<SessionEvents> {
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
     this.localAddress = formatAddress(socket.localAddress, socket.localPort);
     this.log = options.logger.child({ peer: this.remoteAddress });
-    this.pacer = options.pacing === undefined ? undefined : new Pacer(options.pacing, Date.now());
     this.keepalive = new KeepaliveManager({
       sendKeepalive: () => {
         // Straight to the socket (between whole frames): never held back by pacing or the window.
         this.keepalivesSent++;
-        this.writeNow(encodeKeepalive(), 1);
+        this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
       },
       expired: (kind, afterMs) => {
         this.close(
@@ -149,7 +225,8 @@ export class Session extends EventEmitter<SessionEvents> {
       this.close(new IoError('connection closed by peer'));
     });
     socket.on('drain', () => {
-      this.emit('drain');
+      this.requestFlush();
+      this.emit('flushed');
     });
   }
 
@@ -161,9 +238,24 @@ export class Session extends EventEmitter<SessionEvents> {
     return this._state === SessionState.ESTABLISHED;
   }
 
-  /** Bytes accepted for sending but not yet handed to the kernel. */
+  /** Bytes queued by the session, not yet handed to the socket. */
   get queuedBytes(): number {
-    return this.pendingBytes + this.socket.writableLength;
+    return this.queue.bytes;
+  }
+
+  /** Bytes handed to the socket that it has not written to the kernel yet. */
+  get socketBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Total bytes the socket wrote to the kernel so far (write progress). */
+  get totalWrittenBytes(): number {
+    return this.stats.bytesOut - this.socket.writableLength;
+  }
+
+  /** Whether writes to the peer are paced. */
+  get paced(): boolean {
+    return this.pacer !== undefined;
   }
 
   /** Starts the handshake; the client sends its HELLO. */
@@ -173,101 +265,100 @@ export class Session extends EventEmitter<SessionEvents> {
       this.options.keepaliveSeconds * KEEPALIVE_TIMEOUT_FACTOR * this.secondMs;
     this.keepalive.startHello(helloMs);
     if (this.role === 'client') {
-      this.send(encodeHello(this.options.keepaliveSeconds, false));
+      const hello = encodeHello(this.options.keepaliveSeconds, false, this.options.features);
+      this.writeNow(hello, MessageType.HELLO);
       this.setState(SessionState.HELLO_SENT);
     }
   }
 
   /**
-   * Queues complete frames `buf[start, end)` (`frames` of them) for a coalesced write. Consecutive
-   * ranges of one buffer are merged, so frames fanned out from a shared buffer cost one entry.
-   * The bytes must not change until flushed.
+   * Queues complete frames `buf[start, end)` (`frames` of them; more than one are UPDATEs) for a
+   * coalesced write. The bytes must not change until handed to the socket.
    */
   send(buf: Buffer, frames = 1, start = 0, end = buf.length): void {
     if (this._state === SessionState.CLOSED) return;
-    const n = this.segBufs.length;
-    if (n > 0 && this.segBufs[n - 1] === buf && this.segEnds[n - 1] === start) {
-      this.segEnds[n - 1] = end;
-    } else {
-      this.segBufs.push(buf);
-      this.segStarts.push(start);
-      this.segEnds.push(end);
-      if (n === 0 && this.pacingTimer === undefined) scheduleFlush(this);
-    }
-    this.pendingBytes += end - start;
-    this.pendingFrames += frames;
-    this.enqueuedBytes += end - start;
+    this.countOut(
+      frames === 1 ? (buf[start + HEADER_TYPE_OFFSET] ?? 0) : MessageType.UPDATE,
+      frames,
+    );
+    if (this.queue.push(buf, start, end)) this.requestFlush();
   }
 
-  /** Writes everything queued in one socket write. Called by the flush scheduler. */
+  /** Asks for a flush in this event-loop turn (e.g. the owner has something to produce). */
+  requestFlush(): void {
+    if (this.flushScheduled || this.pacingTimer !== undefined) return;
+    this.flushScheduled = true;
+    scheduleFlush(this);
+  }
+
+  /**
+   * Copies what is queued into one buffer, so that the shared buffers it points into can be freed
+   * (a subscriber that falls behind would otherwise pin the fan-out arenas).
+   */
+  consolidateQueue(): void {
+    this.queue.consolidate();
+  }
+
+  /** Hands queued frames to the socket (called by the flush scheduler and on 'drain'). */
   flush(): void {
-    const n = this.segBufs.length;
-    if (n === 0 || this._state === SessionState.CLOSED) return;
-    const window = this.options.ackWindowBytes;
-    if (window !== undefined && this._state === SessionState.ESTABLISHED) {
-      this.flushWindowed(window);
-      return;
-    }
-    if (this.pacer !== undefined) {
+    this.flushScheduled = false;
+    if (this._state === SessionState.CLOSED) return;
+    if (this.window !== undefined && this._state === SessionState.ESTABLISHED) {
+      this.flushWindowed(this.window);
+    } else if (this.pacer !== undefined) {
       this.flushPaced(this.pacer);
-      return;
+    } else {
+      this.flushDirect(true);
     }
-    const bufs = this.segBufs;
-    const starts = this.segStarts;
-    const ends = this.segEnds;
-    this.stats.bytesOut += this.pendingBytes;
-    this.stats.messagesOut += this.pendingFrames;
-    this.segBufs = [];
-    this.segStarts = [];
-    this.segEnds = [];
-    this.pendingBytes = 0;
-    this.pendingFrames = 0;
-    this.stats.writes++;
-    // One gathered write (writev) of the queued ranges: no copy into a new buffer.
-    const socket = this.socket;
-    if (n > 1) socket.cork();
-    for (let i = 0; i < n; i++) {
-      socket.write((bufs[i] as Buffer).subarray(starts[i], ends[i]));
-    }
-    if (n > 1) socket.uncork();
     this.emit('flushed');
   }
 
-  private writeNow(data: Buffer, frames: number): void {
+  /** Unpaced: up to the socket budget, producing more from the owner while there is room. */
+  private flushDirect(produce: boolean): void {
+    const socket = this.socket;
+    let room = SOCKET_BUDGET - socket.writableLength;
+    let corked = false;
+    while (room > 0) {
+      if (this.queue.empty) {
+        if (!produce || !this.produce(room)) break;
+      }
+      if (!corked) {
+        socket.cork();
+        corked = true;
+      }
+      const n = this.handOver(room, false);
+      if (n === 0) break; // the next frame is larger than the room left: on 'drain'
+      room -= n;
+    }
+    if (corked) socket.uncork();
+  }
+
+  /** Asks the owner for more frames; whether it queued any. */
+  private produce(room: number): boolean {
+    this.moreWaiting = this.handler.onWritable?.(this, room) ?? false;
+    return !this.queue.empty;
+  }
+
+  /** Hands up to `budget` bytes of whole queued frames to the socket; returns the bytes. */
+  private handOver(budget: number, atLeastOne: boolean): number {
+    const socket = this.socket;
+    const n = this.queue.take(
+      budget,
+      (b) => {
+        socket.write(b);
+        this.stats.writes++;
+      },
+      atLeastOne,
+    );
+    this.stats.bytesOut += n;
+    return n;
+  }
+
+  private writeNow(data: Buffer, type: number): void {
+    this.countOut(type, 1);
     this.stats.bytesOut += data.length;
-    this.stats.messagesOut += frames;
     this.stats.writes++;
     this.socket.write(data);
-    this.emit('flushed');
-  }
-
-  /** Takes whole frames from the queue, at most `budget` bytes (at least one frame if `force`). */
-  private takeFrames(budget: number): { data: Buffer | undefined; bytes: number; frames: number } {
-    const parts: Buffer[] = [];
-    let bytes = 0;
-    let frames = 0;
-    let i = 0;
-    for (; i < this.segBufs.length; i++) {
-      const buf = this.segBufs[i] as Buffer;
-      const start = this.segStarts[i] ?? 0;
-      const end = this.segEnds[i] ?? 0;
-      const p = framePrefix(buf, start, end, budget - bytes);
-      if (p.bytes > 0) parts.push(buf.subarray(start, start + p.bytes));
-      bytes += p.bytes;
-      frames += p.frames;
-      if (start + p.bytes < end) {
-        this.segStarts[i] = start + p.bytes;
-        break;
-      }
-    }
-    this.segBufs.splice(0, i);
-    this.segStarts.splice(0, i);
-    this.segEnds.splice(0, i);
-    this.pendingBytes -= bytes;
-    this.pendingFrames = Math.max(0, this.pendingFrames - frames);
-    const data =
-      bytes === 0 ? undefined : parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes);
-    return { data, bytes, frames };
   }
 
   /** Ack window: sends up to the window, then a KEEPALIVE probe; the rest after its reply. */
@@ -276,61 +367,41 @@ export class Session extends EventEmitter<SessionEvents> {
     const pacer = this.pacer;
     const room = window - this.windowUsed;
     const tokens = pacer === undefined ? room : pacer.available(Date.now());
-    const t = this.takeFrames(Math.min(room, tokens));
-    pacer?.consume(t.bytes);
-    this.windowUsed += t.bytes;
-    let data = t.data;
-    let frames = t.frames;
-    if (this.segBufs.length > 0 && window - this.windowUsed < this.nextFrameSize()) {
+    const sent = this.handOver(Math.min(room, tokens), false);
+    pacer?.consume(sent);
+    this.windowUsed += sent;
+    if (!this.queue.empty && window - this.windowUsed < this.queue.firstFrameSize()) {
       // Window full: probe, and wait for the reply.
-      const probe = encodeKeepalive();
-      data = data === undefined ? probe : Buffer.concat([data, probe]);
-      frames++;
       this.keepalivesSent++;
       this.windowProbe = this.keepalivesSent;
       this.windowUsed = 0;
-    } else if (pacer !== undefined && this.segBufs.length > 0) {
+      this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
+    } else if (pacer !== undefined && !this.queue.empty) {
       this.schedulePaced(pacer);
     }
-    if (data !== undefined) this.writeNow(data, frames);
   }
 
-  private nextFrameSize(): number {
-    const next = this.segBufs[0];
-    if (next === undefined) return 0;
-    return frameSizeAt(next, this.segStarts[0] ?? 0);
+  /** Writes as many whole frames as the pacer allows now; the rest when tokens are back. */
+  private flushPaced(pacer: Pacer): void {
+    const room = SOCKET_BUDGET - this.socket.writableLength;
+    if (room <= 0) return; // resumed on 'drain'
+    if (this.queue.empty && !this.produce(Math.min(room, pacer.options.burstBytes))) return;
+    const sent = this.handOver(Math.min(room, pacer.available(Date.now())), false);
+    pacer.consume(sent);
+    // Once more after the queue emptied: the owner may have more to produce by then.
+    if (!this.queue.empty || sent > 0 || this.moreWaiting) this.schedulePaced(pacer);
   }
 
   private schedulePaced(pacer: Pacer): void {
     if (this.pacingTimer !== undefined) return;
-    const wait = pacer.delayFor(Math.max(this.nextFrameSize(), pacer.options.burstBytes / 2));
+    const next = Math.max(this.queue.firstFrameSize(), pacer.options.burstBytes / 2);
     this.pacingTimer = setTimeout(
       () => {
         this.pacingTimer = undefined;
         this.flush();
       },
-      Math.max(1, wait),
+      Math.max(1, pacer.delayFor(next)),
     );
-  }
-
-  /** Writes as many whole frames as the pacer allows now; the rest when tokens are back. */
-  private flushPaced(pacer: Pacer): void {
-    const t = this.takeFrames(pacer.available(Date.now()));
-    if (t.data !== undefined) {
-      pacer.consume(t.bytes);
-      this.writeNow(t.data, t.frames);
-    }
-    if (this.segBufs.length > 0) this.schedulePaced(pacer);
-  }
-
-  /** Total bytes ever queued on this session (to locate a given byte in the stream). */
-  get totalEnqueuedBytes(): number {
-    return this.enqueuedBytes;
-  }
-
-  /** Total bytes handed to the kernel so far. */
-  get totalWrittenBytes(): number {
-    return this.stats.bytesOut - this.socket.writableLength;
   }
 
   /** Flow control: stop or resume reading from this peer. */
@@ -349,13 +420,10 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Closes the connection; `error` says why (undefined: a deliberate local close). Idempotent. */
   close(error?: MetalBondError): void {
     if (this._state === SessionState.CLOSED) return;
-    this.closeError = error;
     this.keepalive.stop();
     if (this.pacingTimer !== undefined) clearTimeout(this.pacingTimer);
     this.pacingTimer = undefined;
-    this.segBufs = [];
-    this.segStarts = [];
-    this.segEnds = [];
+    this.queue.clear();
     this.socket.destroy();
     this.setState(SessionState.CLOSED);
     this.handler.onClose(this, error);
@@ -369,44 +437,71 @@ export class Session extends EventEmitter<SessionEvents> {
     this.emit('state', next, prev);
   }
 
+  private countOut(type: number, n: number): void {
+    this.stats.messagesOut += n;
+    this.stats.outByType[type] = (this.stats.outByType[type] ?? 0) + n;
+  }
+
   private onData(chunk: Buffer): void {
     if (this._state === SessionState.CLOSED) return;
     this.stats.bytesIn += chunk.length;
     this.keepalive.touch();
     try {
       this.decoder.feed(chunk, this.onFrame);
-      this.handler.onChunkEnd?.(this);
     } catch (e) {
+      this.handlerEnd();
       this.close(
         e instanceof MetalBondError
           ? e
-          : new ProtocolError(`handler failed: ${String(e)}`, { cause: e }),
+          : new InternalError(`failed handling a message: ${String(e)}`, { cause: e }),
       );
+      return;
+    }
+    this.handlerEnd();
+  }
+
+  /** onChunkEnd, whose own failure is an internal error. */
+  private handlerEnd(): void {
+    try {
+      this.handler.onChunkEnd?.(this);
+    } catch (e) {
+      this.close(new InternalError(`failed after a chunk: ${String(e)}`, { cause: e }));
     }
   }
 
   private readonly onFrame = (type: number, buf: Buffer, start: number, end: number): void => {
     if (this._state === SessionState.CLOSED) return;
     this.stats.messagesIn++;
+    this.stats.inByType[type] = (this.stats.inByType[type] ?? 0) + 1;
     if (this._state === SessionState.ESTABLISHED) {
+      const h = this.handler;
       switch (type) {
         case MessageType.UPDATE:
-          this.handler.onUpdate(this, buf, start, end);
+          h.onUpdate(this, buf, start, end);
           return;
         case MessageType.KEEPALIVE:
-          if (this.role === 'server') this.send(encodeKeepalive());
+          if (this.role === 'server') this.replyKeepalive();
           else this.keepaliveAnswered();
           return;
         case MessageType.SUBSCRIBE:
         case MessageType.UNSUBSCRIBE: {
           const vni = decodeSubscriptionVni(buf, start, end);
-          const h = this.handler;
-          if (type === MessageType.SUBSCRIBE && h.onSubscribe) h.onSubscribe(this, vni);
-          else if (type === MessageType.UNSUBSCRIBE && h.onUnsubscribe) h.onUnsubscribe(this, vni);
-          else
-            this.log.warn({ vni, message: messageTypeName(type) }, 'ignored message from server');
+          if (this.role === 'client') {
+            // As rustbond does: a server has no business sending these; ignored.
+            this.log.warn(
+              { vni, message: MESSAGE_TYPE_NAMES[type] },
+              'ignored message from server',
+            );
+          } else if (type === MessageType.SUBSCRIBE) h.onSubscribe?.(this, vni);
+          else h.onUnsubscribe?.(this, vni);
           return;
         }
+        case MessageType.SYNCED:
+          h.onSynced?.(this, decodeSubscriptionVni(buf, start, end));
+          return;
+        case MessageType.REFUSED:
+          h.onRefused?.(this, decodeRefused(buf, start, end));
+          return;
         case MessageType.HELLO:
           throw new ProtocolError('second HELLO on an established session');
       }
@@ -415,34 +510,44 @@ export class Session extends EventEmitter<SessionEvents> {
     this.handshake(decodePayload(type, buf, start, end));
   };
 
+  /**
+   * Server: a KEEPALIVE reply goes ahead of everything not yet handed to the socket (Go peers reset
+   * their timer only on KEEPALIVE). What is queued and may go now goes first, so a reply still
+   * follows everything queued before it whenever the socket budget and the pacing allow.
+   */
+  private replyKeepalive(): void {
+    if (!this.queue.empty) {
+      const pacer = this.pacer;
+      if (pacer === undefined) {
+        this.flushDirect(false);
+      } else {
+        const room = SOCKET_BUDGET - this.socket.writableLength;
+        pacer.consume(this.handOver(Math.min(room, pacer.available(Date.now())), false));
+      }
+    }
+    this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
+  }
+
   private handshake(m: Message): void {
     const state = this._state;
     if (this.role === 'server') {
       if (state === SessionState.CONNECTING && m.type === 'HELLO') {
-        checkHello(m);
-        this.peerHello = m;
-        this.keepaliveSeconds = negotiateKeepalive(
-          this.options.keepaliveSeconds,
-          m.keepaliveInterval,
-        );
-        this.send(encodeHello(this.keepaliveSeconds, true));
+        this.helloReceived(m);
+        // Our features only to a peer that sent the field: Go and rustbond get Go's exact bytes.
+        const own = this.features.peer === undefined ? undefined : this.options.features;
+        this.writeNow(encodeHello(this.keepaliveSeconds ?? 1, true, own), MessageType.HELLO);
         this.setState(SessionState.HELLO_RECEIVED);
         return;
       }
       if (state === SessionState.HELLO_RECEIVED && m.type === 'KEEPALIVE') {
-        this.send(encodeKeepalive());
+        this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
         this.becomeEstablished();
         return;
       }
     } else {
       if (state === SessionState.HELLO_SENT && m.type === 'HELLO') {
-        checkHello(m);
-        this.peerHello = m;
-        this.keepaliveSeconds = negotiateKeepalive(
-          this.options.keepaliveSeconds,
-          m.keepaliveInterval,
-        );
-        this.send(encodeKeepalive());
+        this.helloReceived(m);
+        this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
         this.setState(SessionState.HELLO_RECEIVED);
         return;
       }
@@ -454,11 +559,37 @@ export class Session extends EventEmitter<SessionEvents> {
     throw new ProtocolError(`unexpected ${m.type} in state ${state}`);
   }
 
+  /** The peer's HELLO: keepalive and features negotiated, send path set up for this peer. */
+  private helloReceived(m: HelloMessage): void {
+    checkHello(m);
+    this.keepaliveSeconds = negotiateKeepalive(this.options.keepaliveSeconds, m.keepaliveInterval);
+    const own = this.options.features;
+    const peer = own === undefined ? undefined : m.features;
+    if (own !== undefined && peer !== undefined) {
+      const both = own & peer;
+      this.features = {
+        peer,
+        reassembly: (peer & Feature.REASSEMBLY) !== 0,
+        syncMarker: (both & Feature.SYNC_MARKER) !== 0,
+        refusals: (both & Feature.REFUSALS) !== 0,
+      };
+      if (this.role === 'client') {
+        if (this.features.syncMarker) this.decoder.allowType(MessageType.SYNCED);
+        if (this.features.refusals) this.decoder.allowType(MessageType.REFUSED);
+      }
+    }
+    if (!this.features.reassembly) {
+      const pacing = this.options.pacing;
+      if (pacing !== undefined) this.pacer = new Pacer(pacing, Date.now());
+      if (this.role === 'client') this.window = this.options.ackWindowBytes;
+    }
+  }
+
   private keepaliveAnswered(): void {
     this.keepalivesAnswered++;
     if (this.windowProbe > 0 && this.keepalivesAnswered >= this.windowProbe) {
       this.windowProbe = 0;
-      if (this.segBufs.length > 0) this.flush();
+      if (!this.queue.empty) this.flush();
     }
   }
 

@@ -6,56 +6,132 @@
 
 import { ProtocolError } from '../errors.js';
 import {
+  HELLO_FEATURES_FIELD,
   MESSAGE_TYPE_NAMES,
   MessageType,
   type HelloMessage,
   type Message,
+  type RefusedMessage,
   type UpdateMessage,
 } from './messages.js';
 import { Reader, WIRE_LEN, WIRE_VARINT } from './protobuf.js';
 
-function expectWireType(field: string, actual: number, expected: number): void {
-  if (actual !== expected) {
-    throw new ProtocolError(`field ${field} has wire type ${String(actual)}`);
+/**
+ * The wire types of a message's known fields, by field number. Unknown fields are skipped, as by
+ * both references; a known field with another wire type is malformed (ProtocolError), except where
+ * `lenient` says to ignore it (HELLO field 1000).
+ */
+interface FieldSpec {
+  readonly name: string;
+  readonly types: readonly (number | undefined)[];
+  readonly lenient?: ReadonlySet<number>;
+}
+
+const HELLO_SPEC: FieldSpec = {
+  name: 'Hello',
+  types: [undefined, WIRE_VARINT, WIRE_VARINT],
+  lenient: new Set([HELLO_FEATURES_FIELD]),
+};
+const SUBSCRIPTION_SPEC: FieldSpec = { name: 'Subscription', types: [undefined, WIRE_VARINT] };
+const UPDATE_SPEC: FieldSpec = {
+  name: 'Update',
+  types: [undefined, WIRE_VARINT, WIRE_VARINT, WIRE_LEN, WIRE_LEN],
+};
+const DESTINATION_SPEC: FieldSpec = {
+  name: 'Destination',
+  types: [undefined, WIRE_VARINT, WIRE_LEN, WIRE_VARINT],
+};
+const NEXT_HOP_SPEC: FieldSpec = {
+  name: 'NextHop',
+  types: [undefined, WIRE_LEN, WIRE_VARINT, WIRE_VARINT, WIRE_VARINT, WIRE_VARINT],
+};
+const REFUSED_SPEC: FieldSpec = {
+  name: 'Refused',
+  types: [undefined, WIRE_VARINT, WIRE_VARINT, WIRE_LEN, WIRE_LEN],
+};
+
+/**
+ * Reads the next field's tag. Returns its number when the caller must read its value; skips the
+ * field and returns 0 when it is unknown (or lenient with another wire type).
+ */
+function nextField(r: Reader, spec: FieldSpec): number {
+  const tag = r.uint32();
+  const field = tag >>> 3;
+  const wt = tag & 7;
+  const expected = spec.types[field];
+  if (expected === undefined) {
+    if (field === HELLO_FEATURES_FIELD && spec.lenient?.has(field) === true && wt === WIRE_VARINT) {
+      return field;
+    }
+    r.skip(wt);
+    return 0;
   }
+  if (wt !== expected) {
+    throw new ProtocolError(`field ${spec.name}.${String(field)} has wire type ${String(wt)}`);
+  }
+  return field;
 }
 
 export function decodeHello(p: Uint8Array, start = 0, end = p.length): HelloMessage {
   const r = new Reader(p, start, end);
   let keepaliveInterval = 0;
   let isServer = false;
+  let features: number | undefined;
   while (r.pos < end) {
-    const tag = r.uint32();
-    const field = tag >>> 3;
-    const wt = tag & 7;
-    if (field === 1) {
-      expectWireType('Hello.keepaliveInterval', wt, WIRE_VARINT);
-      keepaliveInterval = r.uint32();
-    } else if (field === 2) {
-      expectWireType('Hello.isServer', wt, WIRE_VARINT);
-      isServer = r.uint32() !== 0;
-    } else {
-      r.skip(wt);
+    switch (nextField(r, HELLO_SPEC)) {
+      case 1:
+        keepaliveInterval = r.uint32();
+        break;
+      case 2:
+        isServer = r.uint32() !== 0;
+        break;
+      case HELLO_FEATURES_FIELD:
+        features = r.uint32();
+        break;
     }
   }
-  return { type: 'HELLO', keepaliveInterval, isServer };
+  return features === undefined
+    ? { type: 'HELLO', keepaliveInterval, isServer }
+    : { type: 'HELLO', keepaliveInterval, isServer, features };
 }
 
-/** Decodes the Subscription payload of SUBSCRIBE/UNSUBSCRIBE into its VNI. */
+/** Decodes the Subscription payload of SUBSCRIBE/UNSUBSCRIBE (and SYNCED) into its VNI. */
 export function decodeSubscriptionVni(p: Uint8Array, start = 0, end = p.length): number {
   const r = new Reader(p, start, end);
   let vni = 0;
+  while (r.pos < end) if (nextField(r, SUBSCRIPTION_SPEC) === 1) vni = r.uint32();
+  return vni;
+}
+
+export function decodeRefused(p: Uint8Array, start = 0, end = p.length): RefusedMessage {
+  const r = new Reader(p, start, end);
+  let kind = 0;
+  let vni = 0;
+  let reason = '';
+  let update: Uint8Array | undefined;
   while (r.pos < end) {
-    const tag = r.uint32();
-    const wt = tag & 7;
-    if (tag >>> 3 === 1) {
-      expectWireType('Subscription.vni', wt, WIRE_VARINT);
-      vni = r.uint32();
-    } else {
-      r.skip(wt);
+    switch (nextField(r, REFUSED_SPEC)) {
+      case 1:
+        kind = r.uint32();
+        break;
+      case 2:
+        vni = r.uint32();
+        break;
+      case 3: {
+        const s = r.lengthDelimited();
+        reason = Buffer.from(p.buffer, p.byteOffset + s, r.pos - s).toString('utf8');
+        break;
+      }
+      case 4: {
+        const s = r.lengthDelimited();
+        update = new Uint8Array(p.subarray(s, r.pos));
+        break;
+      }
     }
   }
-  return vni;
+  return update === undefined
+    ? { type: 'REFUSED', kind, vni, reason }
+    : { type: 'REFUSED', kind, vni, reason, update };
 }
 
 /**
@@ -98,33 +174,25 @@ export class UpdateFields {
     this.natTo = 0;
     const r = this.reader.reset(p, start, end);
     while (r.pos < end) {
-      const tag = r.uint32();
-      const wt = tag & 7;
-      switch (tag >>> 3) {
+      switch (nextField(r, UPDATE_SPEC)) {
         case 1:
-          expectWireType('Update.action', wt, WIRE_VARINT);
           this.action = r.uint32();
           break;
         case 2:
-          expectWireType('Update.vni', wt, WIRE_VARINT);
           this.vni = r.uint32();
           break;
         case 3: {
-          expectWireType('Update.destination', wt, WIRE_LEN);
           const s = r.lengthDelimited();
           this.hasDestination = true;
           this.parseDestination(p, s, r.pos);
           break;
         }
         case 4: {
-          expectWireType('Update.nextHop', wt, WIRE_LEN);
           const s = r.lengthDelimited();
           this.hasNextHop = true;
           this.parseNextHop(p, s, r.pos);
           break;
         }
-        default:
-          r.skip(wt);
       }
     }
     return this;
@@ -133,24 +201,17 @@ export class UpdateFields {
   private parseDestination(p: Uint8Array, start: number, end: number): void {
     const r = this.subReader.reset(p, start, end);
     while (r.pos < end) {
-      const tag = r.uint32();
-      const wt = tag & 7;
-      switch (tag >>> 3) {
+      switch (nextField(r, DESTINATION_SPEC)) {
         case 1:
-          expectWireType('Destination.ipVersion', wt, WIRE_VARINT);
           this.ipVersion = r.uint32();
           break;
         case 2:
-          expectWireType('Destination.prefix', wt, WIRE_LEN);
           this.prefixStart = r.lengthDelimited();
           this.prefixEnd = r.pos;
           break;
         case 3:
-          expectWireType('Destination.prefixLength', wt, WIRE_VARINT);
           this.prefixLength = r.uint32();
           break;
-        default:
-          r.skip(wt);
       }
     }
   }
@@ -158,32 +219,23 @@ export class UpdateFields {
   private parseNextHop(p: Uint8Array, start: number, end: number): void {
     const r = this.subReader.reset(p, start, end);
     while (r.pos < end) {
-      const tag = r.uint32();
-      const wt = tag & 7;
-      switch (tag >>> 3) {
+      switch (nextField(r, NEXT_HOP_SPEC)) {
         case 1:
-          expectWireType('NextHop.targetAddress', wt, WIRE_LEN);
           this.addressStart = r.lengthDelimited();
           this.addressEnd = r.pos;
           break;
         case 2:
-          expectWireType('NextHop.targetVNI', wt, WIRE_VARINT);
           this.targetVni = r.uint32();
           break;
         case 3:
-          expectWireType('NextHop.type', wt, WIRE_VARINT);
           this.hopType = r.uint32();
           break;
         case 4:
-          expectWireType('NextHop.natPortRangeFrom', wt, WIRE_VARINT);
           this.natFrom = r.uint32();
           break;
         case 5:
-          expectWireType('NextHop.natPortRangeTo', wt, WIRE_VARINT);
           this.natTo = r.uint32();
           break;
-        default:
-          r.skip(wt);
       }
     }
   }
@@ -232,6 +284,10 @@ export function decodePayload(type: number, p: Uint8Array, start = 0, end = p.le
       return { type: 'UNSUBSCRIBE', vni: decodeSubscriptionVni(p, start, end) };
     case MessageType.UPDATE:
       return decodeUpdate(p, start, end);
+    case MessageType.SYNCED:
+      return { type: 'SYNCED', vni: decodeSubscriptionVni(p, start, end) };
+    case MessageType.REFUSED:
+      return decodeRefused(p, start, end);
     default:
       throw new ProtocolError(`unknown message type ${String(type)}`);
   }

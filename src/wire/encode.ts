@@ -7,7 +7,9 @@
 import { EncodingError } from '../errors.js';
 import {
   HEADER_SIZE,
+  HELLO_FEATURES_FIELD,
   MAX_PAYLOAD_SIZE,
+  MAX_REFUSAL_REASON_BYTES,
   MessageType,
   PROTOCOL_VERSION,
   WireNextHopType,
@@ -42,9 +44,24 @@ function frame(type: MessageTypeCode, payloadSize: number): Buffer {
 
 const varintField = (v: number): number => (v === 0 ? 0 : 1 + varintSize(v));
 
-export function encodeHello(keepaliveInterval: number, isServer: boolean): Buffer {
+/** Key of HELLO field 1000 (wire type varint): the bytes `c0 3e`. */
+const FEATURES_KEY = HELLO_FEATURES_FIELD << 3;
+
+/**
+ * HELLO. `features` (tsbond extension) is written as field 1000 when given, even when 0; without it
+ * the frame is exactly what Go MetalBond sends.
+ */
+export function encodeHello(
+  keepaliveInterval: number,
+  isServer: boolean,
+  features?: number,
+): Buffer {
   checkUint32('keepaliveInterval', keepaliveInterval);
-  const size = varintField(keepaliveInterval) + (isServer ? 2 : 0);
+  if (features !== undefined) checkUint32('features', features);
+  const size =
+    varintField(keepaliveInterval) +
+    (isServer ? 2 : 0) +
+    (features === undefined ? 0 : varintSize(FEATURES_KEY) + varintSize(features));
   const buf = frame(MessageType.HELLO, size);
   let p = HEADER_SIZE;
   if (keepaliveInterval !== 0) {
@@ -55,7 +72,68 @@ export function encodeHello(keepaliveInterval: number, isServer: boolean): Buffe
     buf[p++] = 0x10;
     buf[p++] = 1;
   }
+  if (features !== undefined) {
+    p = writeVarint(buf, p, FEATURES_KEY);
+    writeVarint(buf, p, features);
+  }
   return buf;
+}
+
+/** SYNCED (tsbond extension, type 100): payload field 1 `vni` (VNI 0: empty payload). */
+export function encodeSynced(vni: number): Buffer {
+  return encodeSubscription(MessageType.SYNCED, vni);
+}
+
+/**
+ * REFUSED (tsbond extension, type 101): field 1 kind, 2 vni, 3 reason (cut to 200 bytes at a
+ * character boundary), 4 the refused UPDATE's payload.
+ */
+export function encodeRefused(
+  kind: number,
+  vni: number,
+  reason: string,
+  update?: Uint8Array,
+): Buffer {
+  checkUint32('kind', kind);
+  checkUint32('vni', vni);
+  const text = cutUtf8(reason, MAX_REFUSAL_REASON_BYTES);
+  const size =
+    varintField(kind) +
+    varintField(vni) +
+    bytesField(text.length) +
+    bytesField(update?.length ?? 0);
+  const buf = frame(MessageType.REFUSED, size);
+  let p = HEADER_SIZE;
+  if (kind !== 0) {
+    buf[p++] = 0x08;
+    p = writeVarint(buf, p, kind);
+  }
+  if (vni !== 0) {
+    buf[p++] = 0x10;
+    p = writeVarint(buf, p, vni);
+  }
+  if (text.length > 0) {
+    buf[p++] = 0x1a;
+    p = writeVarint(buf, p, text.length);
+    buf.set(text, p);
+    p += text.length;
+  }
+  if (update !== undefined && update.length > 0) {
+    buf[p++] = 0x22;
+    p = writeVarint(buf, p, update.length);
+    buf.set(update, p);
+  }
+  return buf;
+}
+
+/** UTF-8 bytes of `s`, at most `max` of them, never splitting a character. */
+function cutUtf8(s: string, max: number): Buffer {
+  const b = Buffer.from(s, 'utf8');
+  if (b.length <= max) return b;
+  let end = max;
+  // Back up over continuation bytes (10xxxxxx) to the start of the cut character.
+  while (end > 0 && ((b[end] ?? 0) & 0xc0) === 0x80) end--;
+  return b.subarray(0, end);
 }
 
 const KEEPALIVE_FRAME = Buffer.from([PROTOCOL_VERSION, 0, 0, MessageType.KEEPALIVE]);
@@ -205,7 +283,7 @@ export function encodeUpdate(u: UpdateMessage): Buffer {
 export function encodeMessage(m: Message): Buffer {
   switch (m.type) {
     case 'HELLO':
-      return encodeHello(m.keepaliveInterval, m.isServer);
+      return encodeHello(m.keepaliveInterval, m.isServer, m.features);
     case 'KEEPALIVE':
       return encodeKeepalive();
     case 'SUBSCRIBE':
@@ -214,5 +292,9 @@ export function encodeMessage(m: Message): Buffer {
       return encodeUnsubscribe(m.vni);
     case 'UPDATE':
       return encodeUpdate(m);
+    case 'SYNCED':
+      return encodeSynced(m.vni);
+    case 'REFUSED':
+      return encodeRefused(m.kind, m.vni, m.reason, m.update);
   }
 }

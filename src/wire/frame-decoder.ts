@@ -5,7 +5,7 @@
  */
 
 import { ProtocolError } from '../errors.js';
-import { HEADER_SIZE, MAX_PAYLOAD_SIZE, MESSAGE_TYPE_NAMES, PROTOCOL_VERSION } from './messages.js';
+import { HEADER_SIZE, MAX_PAYLOAD_SIZE, PROTOCOL_VERSION, isCoreMessageType } from './messages.js';
 
 /**
  * Called once per complete frame. `buf[start, end)` is the payload; it is only valid during the
@@ -16,6 +16,13 @@ export type FrameHandler = (type: number, buf: Buffer, start: number, end: numbe
 export class FrameDecoder {
   private pending: Buffer | undefined;
   private failed: ProtocolError | undefined;
+  /** Extension message types accepted besides the five core ones (see allowType). */
+  private readonly extraTypes = new Set<number>();
+
+  /** Accepts frames of extension message `type` from now on (negotiated by the session). */
+  allowType(type: number): void {
+    this.extraTypes.add(type);
+  }
 
   /** Bytes held while waiting for the rest of a frame. */
   get bufferedBytes(): number {
@@ -44,7 +51,7 @@ export class FrameDecoder {
         if (version !== PROTOCOL_VERSION) {
           throw this.fail(`unsupported protocol version ${String(version)}`);
         }
-        if (MESSAGE_TYPE_NAMES[type] === undefined) {
+        if (!isCoreMessageType(type) && !this.extraTypes.has(type)) {
           throw this.fail(`unknown message type ${String(type)}`);
         }
         if (size > MAX_PAYLOAD_SIZE) {

@@ -10,7 +10,12 @@ import { once } from 'node:events';
 import { decodePayload } from '../../src/wire/decode.js';
 import { encodeHello, encodeKeepalive, encodeMessage } from '../../src/wire/encode.js';
 import { FrameDecoder } from '../../src/wire/frame-decoder.js';
-import type { HelloMessage, Message } from '../../src/wire/messages.js';
+import {
+  MessageType,
+  type HelloMessage,
+  type Message,
+  type UpdateMessage,
+} from '../../src/wire/messages.js';
 import { validateUpdate, type RouteUpdate } from '../../src/model/validate.js';
 import { formatRoute } from '../../src/model/route.js';
 
@@ -23,18 +28,30 @@ export class RawPeer {
   readonly closed: Promise<void>;
   isClosed = false;
   updateCount = 0;
+  /**
+   * The routes this peer holds after applying the UPDATEs received in order (`VNI ROUTE` text),
+   * and every inconsistency seen: a duplicate ADD or a REMOVE of something not held.
+   */
+  readonly view = new Set<string>();
+  readonly viewErrors: string[] = [];
   error: Error | undefined;
   private readonly decoder = new FrameDecoder();
   private cursor = 0;
   private waiters: (() => void)[] = [];
 
   constructor(readonly socket: Socket) {
+    // Lenient on purpose: tests assert which extension messages arrive (and which never do).
+    this.decoder.allowType(MessageType.SYNCED);
+    this.decoder.allowType(MessageType.REFUSED);
     socket.on('data', (chunk: Buffer) => {
       this.bytes.push(chunk);
       try {
         this.decoder.feed(chunk, (type, buf, start, end) => {
           const m = decodePayload(type, buf, start, end);
-          if (m.type === 'UPDATE') this.updateCount++;
+          if (m.type === 'UPDATE') {
+            this.updateCount++;
+            this.applyToView(m);
+          }
           this.received.push(m);
         });
       } catch (e) {
@@ -61,6 +78,22 @@ export class RawPeer {
     return new RawPeer(socket);
   }
 
+  private applyToView(m: UpdateMessage): void {
+    let u: RouteUpdate;
+    try {
+      u = validateUpdate(m);
+    } catch {
+      return; // invalid UPDATEs are the subject of their own tests
+    }
+    const k = `${String(u.vni)} ${formatRoute(u.route)}`;
+    if (u.action === 'ADD') {
+      if (this.view.has(k)) this.viewErrors.push(`duplicate ADD ${k}`);
+      this.view.add(k);
+    } else if (!this.view.delete(k)) {
+      this.viewErrors.push(`REMOVE of ${k} not held`);
+    }
+  }
+
   private wake(): void {
     const w = this.waiters;
     this.waiters = [];
@@ -71,9 +104,12 @@ export class RawPeer {
     this.socket.write(Buffer.isBuffer(m) ? m : encodeMessage(m));
   }
 
-  /** Client handshake as behaviour.md orders it; returns the server's HELLO. */
-  async handshake(keepalive = 5): Promise<HelloMessage> {
-    this.send(encodeHello(keepalive, false));
+  /**
+   * Client handshake as behaviour.md orders it; returns the server's HELLO. `features`: tsbond
+   * feature bits to offer (HELLO field 1000); none: a plain MetalBond client.
+   */
+  async handshake(keepalive = 5, features?: number): Promise<HelloMessage> {
+    this.send(encodeHello(keepalive, false, features));
     const hello = await this.next();
     if (hello.type !== 'HELLO') throw new Error(`expected HELLO, got ${hello.type}`);
     this.send(encodeKeepalive());

@@ -10,6 +10,8 @@ import {
   encodeUnsubscribe,
   encodeUpdate,
 } from '../../src/wire/encode.js';
+import { Feature } from '../../src/wire/messages.js';
+import { formatRoute, type Route } from '../../src/model/route.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { rawPeer, startServer } from '../helpers/server-fixture.js';
 
@@ -17,6 +19,31 @@ const add = (vni: number, dest: string, hop: NextHop | string): Buffer =>
   encodeRouteUpdate('ADD', vni, route(dest, hop));
 const del = (vni: number, dest: string, hop: NextHop | string): Buffer =>
   encodeRouteUpdate('REMOVE', vni, route(dest, hop));
+
+/** A distinct /128 per index. */
+const v6Dest = (i: number): string =>
+  `2001:db8:${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}::/128`;
+
+/** Writes `n` frames in batches of 1000, honouring back-pressure. */
+async function publish(p: RawPeer, n: number, frame: (i: number) => Buffer): Promise<void> {
+  for (let i = 0; i < n;) {
+    const frames: Buffer[] = [];
+    for (let j = 0; j < 1000 && i < n; j++, i++) frames.push(frame(i));
+    if (!p.socket.write(Buffer.concat(frames))) await new Promise((r) => p.socket.once('drain', r));
+  }
+}
+
+const routeText = (vni: number, r: Route): string => `${String(vni)} ${formatRoute(r)}`;
+
+function assertExactView(p: RawPeer, expected: string[]): void {
+  assert.deepEqual(p.viewErrors, []);
+  assert.deepEqual([...p.view].sort(), [...expected].sort());
+}
+
+/** The address the server sees for a raw peer. */
+function localAddress(p: RawPeer): string {
+  return `[${String(p.socket.localAddress)}]:${String(p.socket.localPort)}`;
+}
 
 describe('server handshake and keepalive', () => {
   it('answers HELLO with the negotiated keepalive and isServer, then KEEPALIVE; nothing before', async (t) => {
@@ -464,40 +491,18 @@ describe('server bursts and slow consumers', () => {
     assert.equal(server.routeCount, 0);
   });
 
-  it('cuts off a subscriber that stops reading while the others keep receiving', async (t) => {
-    const server = await startServer(t, {
-      pacing: false,
-      queueSoftLimitBytes: 64 * 1024,
-      maxQueueBytes: 256 * 1024,
-      slowConsumerTimeoutMs: 300,
-    });
-    const slow = await rawPeer(t, server);
-    const fast = await rawPeer(t, server);
+  it('cuts off a subscriber that stops reading (stall timeout) while the others keep receiving', async (t) => {
+    const server = await startServer(t, { stallTimeoutMs: 300 });
+    const slow = await rawPeer(t, server, 5, Feature.REASSEMBLY);
+    const fast = await rawPeer(t, server, 5, Feature.REASSEMBLY);
     slow.send(encodeSubscribe(5));
     fast.send(encodeSubscribe(5));
     await slow.barrier();
     await fast.barrier();
-    slow.socket.pause(); // stops reading: the kernel buffers fill, then the server's queue
-    const pub = await rawPeer(t, server);
-    // Enough bytes to fill the kernel buffers on both sides (several MB on loopback) and more.
+    slow.socket.pause(); // stops reading: the kernel buffers fill, then the server stalls on it
+    const pub = await rawPeer(t, server, 5, Feature.REASSEMBLY);
     const N = 200_000;
-    let sent = 0;
-    const hop = natNextHop('2001:db8::5', 40000, 50000);
-    const batch = (): Buffer => {
-      const frames: Buffer[] = [];
-      for (let i = 0; i < 1000 && sent < N; i++, sent++)
-        frames.push(
-          add(
-            5,
-            `2001:db8:${(sent >> 16).toString(16)}:${(sent & 0xffff).toString(16)}::/128`,
-            hop,
-          ),
-        );
-      return Buffer.concat(frames);
-    };
-    while (sent < N) {
-      if (!pub.socket.write(batch())) await new Promise((r) => pub.socket.once('drain', r));
-    }
+    await publish(pub, N, (i) => add(5, v6Dest(i), natNextHop('2001:db8::5', 40000, 50000)));
     await fast.waitForUpdates(N, 30000);
     await slow.until(
       () => server.counters.slowConsumerDisconnects === 1,
@@ -508,6 +513,98 @@ describe('server bursts and slow consumers', () => {
     assert.equal(fast.isClosed, false);
     assert.equal(fast.updateCount, N);
     assert.equal(server.peerCount, 2);
+  });
+
+  it('serves a subscriber that reads slowly from a backlog: memory bounded, ends exact, never cut', async (t) => {
+    const high = 256 * 1024;
+    const server = await startServer(t, {
+      keepalive: 60, // the raw peers send no keepalives of their own
+      queueLowWatermarkBytes: 64 * 1024,
+      queueHighWatermarkBytes: high,
+      stallTimeoutMs: 60_000,
+    });
+    const slow = await rawPeer(t, server, 60, Feature.REASSEMBLY);
+    slow.send(encodeSubscribe(6));
+    await slow.barrier();
+    // It reads in small sips: its queue passes the high watermark, then it is fed from its backlog.
+    let sipping = true;
+    const sip = async (): Promise<void> => {
+      while (sipping && !slow.isClosed) {
+        slow.socket.pause();
+        await new Promise((r) => setTimeout(r, 50)); // the slow peer's reading speed
+        slow.socket.resume();
+        await new Promise((r) => setImmediate(r));
+      }
+    };
+    const sipper = sip();
+    let maxQueued = 0;
+    let sawBehind = false;
+    const watch = setInterval(() => {
+      const info = server.peers().find((p) => p.address === localAddress(slow));
+      if (info === undefined) return;
+      maxQueued = Math.max(maxQueued, info.queuedBytes);
+      sawBehind ||= info.behind;
+    }, 5);
+    t.after(() => {
+      clearInterval(watch);
+      sipping = false;
+    });
+    const pub = await rawPeer(t, server, 60, Feature.REASSEMBLY);
+    const N = 200_000;
+    // Announce N, withdraw every other one.
+    await publish(pub, N, (i) => add(6, v6Dest(i), '2001:db8::6'));
+    await publish(pub, N / 2, (i) => del(6, v6Dest(2 * i), '2001:db8::6'));
+    await pub.barrier();
+    sipping = false;
+    await sipper;
+    slow.socket.resume();
+    // It converges to exactly the table's view, without duplicates or stray REMOVEs.
+    await slow.until(() => slow.view.size === N / 2, 60000, 'slow view complete');
+    await slow.barrier();
+    clearInterval(watch);
+    assertExactView(
+      slow,
+      server.routes(6).map((r) => routeText(6, r.route)),
+    );
+    assert.ok(sawBehind, 'the slow subscriber was served from its backlog');
+    assert.ok(server.counters.backlogEntered >= 1);
+    assert.ok(maxQueued <= high + 128 * 1024, `queue peaked at ${String(maxQueued)} bytes`);
+    assert.ok(slow.updateCount < N + N / 2, 'add/remove pairs coalesced in the backlog');
+    assert.equal(server.counters.slowConsumerDisconnects, 0);
+    assert.equal(slow.isClosed, false);
+  });
+
+  it('a paced subscriber does not slow the others down', async (t) => {
+    // Pacing applies to peers without REASSEMBLY; 64 KiB/s makes it obvious.
+    const server = await startServer(t, {
+      keepalive: 60, // the raw peers send no keepalives of their own
+      pacing: { bytesPerSecond: 64 * 1024, burstBytes: 16 * 1024 },
+      queueLowWatermarkBytes: 64 * 1024,
+      queueHighWatermarkBytes: 256 * 1024,
+    });
+    const paced = await rawPeer(t, server, 60); // a plain MetalBond peer: paced
+    const fast = await rawPeer(t, server, 60, Feature.REASSEMBLY);
+    paced.send(encodeSubscribe(7));
+    fast.send(encodeSubscribe(7));
+    await paced.barrier();
+    await fast.barrier();
+    const pub = await rawPeer(t, server, 60, Feature.REASSEMBLY);
+    const N = 50_000; // about 2 MB: 30 s for the paced peer
+    const started = Date.now();
+    await publish(pub, N, (i) => add(7, v6Dest(i), '2001:db8::7'));
+    await fast.until(() => fast.view.size === N, 20000, 'fast view complete');
+    const fastMs = Date.now() - started;
+    assert.ok(paced.view.size < N / 2, `paced peer has ${String(paced.view.size)} already`);
+    assert.ok(fastMs < 15000, `fast subscriber took ${String(fastMs)} ms`);
+    // The publisher leaves: the paced peer's backlog coalesces, it ends with an empty view.
+    pub.close();
+    await fast.until(() => fast.view.size === 0, 20000, 'fast view empty');
+    await paced.until(() => paced.view.size === 0 && paced.updateCount > 0, 30000, 'empty');
+    await paced.barrier();
+    assert.deepEqual(paced.viewErrors, []);
+    assert.deepEqual(fast.viewErrors, []);
+    assert.ok(paced.updateCount < 2 * N, 'coalesced');
+    assert.equal(server.counters.slowConsumerDisconnects, 0);
   });
 });
 

@@ -50,7 +50,10 @@ function toGolden(m: Message): Record<string, unknown> {
       return { type: 'KEEPALIVE' };
     case 'SUBSCRIBE':
     case 'UNSUBSCRIBE':
+    case 'SYNCED':
       return { type: m.type, vni: m.vni };
+    case 'REFUSED':
+      return { type: m.type, kind: m.kind, vni: m.vni, reason: m.reason };
     case 'UPDATE': {
       const d = m.destination;
       const h = m.nextHop;
@@ -86,7 +89,10 @@ function fromGolden(g: Record<string, unknown>): Message {
       return { type };
     case 'SUBSCRIBE':
     case 'UNSUBSCRIBE':
+    case 'SYNCED':
       return { type, vni: g.vni as number };
+    case 'REFUSED':
+      return { type, kind: g.kind as number, vni: g.vni as number, reason: g.reason as string };
     case 'UPDATE': {
       const hop = g.nextHop as Record<string, unknown>;
       const hopType = hop.type as 'STANDARD' | 'NAT' | 'LOADBALANCER_TARGET';

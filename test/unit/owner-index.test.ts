@@ -14,7 +14,7 @@ describe('OwnerIndex', () => {
           const idx = new OwnerIndex<object>();
           const entries = Array.from(
             { length: 20 },
-            (_, i) => new RouteEntry<object>(`k${String(i)}`, {}, -1),
+            (_, i) => new RouteEntry<object>(`k${String(i)}`, {}, -1, i),
           );
           const model = new Set<RouteEntry<object>>();
           for (const o of ops) {
@@ -40,8 +40,8 @@ describe('OwnerIndex', () => {
 
   it('counts shared entries in its size', () => {
     const idx = new OwnerIndex<object>();
-    const a = new RouteEntry<object>('a', {}, -1);
-    const b = new RouteEntry<object>('b', {}, -1);
+    const a = new RouteEntry<object>('a', {}, -1, 1);
+    const b = new RouteEntry<object>('b', {}, -1, 2);
     idx.link(a);
     idx.share(b);
     assert.equal(idx.size, 2);

@@ -260,6 +260,9 @@ describe('encoding', () => {
           case 'KEEPALIVE':
             ref = new Uint8Array(0);
             break;
+          case 'SYNCED':
+          case 'REFUSED':
+            throw new Error(`arbMessage generates no ${m.type}`);
           case 'SUBSCRIBE':
           case 'UNSUBSCRIBE':
             ref = toBinary(SubscriptionSchema, create(SubscriptionSchema, { vni: m.vni }));
