@@ -2,7 +2,8 @@
  * MetalBondClient: what hypervisor agents embed. Connects to every server at once (HA), keeps the
  * desired state (subscriptions, announcements) locally and syncs it to each server whenever its
  * session becomes ESTABLISHED; hands received routes to a RouteHandler once per (vni, route)
- * across servers, with loop prevention (routing/client-routes.ts).
+ * across servers, with loop prevention and graceful restart (routing/client-routes.ts), through a
+ * bounded queue of handler calls (handler-queue.ts).
  */
 
 import { EventEmitter } from 'node:events';
@@ -19,6 +20,7 @@ import {
   TimeoutError,
   type MetalBondError,
 } from '../errors.js';
+import { callListeners } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
   checkVni,
@@ -29,20 +31,38 @@ import {
   type Route,
   type Vni,
 } from '../model/route.js';
-import { destinationKey, encodeRouteUpdate, routeKey } from '../model/wire-route.js';
+import { fieldsRoute } from '../model/validate.js';
+import { canonicalRoute, encodeRouteUpdate, routeFromKey } from '../model/wire-route.js';
 import { parseHostPort } from '../net-address.js';
-import { ClientRoutes, type HandlerCall } from '../routing/client-routes.js';
+import { AddResult, ClientRoutes, MAX_SERVERS } from '../routing/client-routes.js';
 import { checkKeepaliveSeconds, DEFAULT_KEEPALIVE_SECONDS } from '../session/handshake.js';
 import { SessionState } from '../session/state.js';
 import { checkPacing } from '../session/pacing.js';
-import { ServerConnection, type ConnectionHost } from './connection.js';
+import { DEFAULT_PORT } from '../server/config.js';
+import type { UpdateFields } from '../wire/decode.js';
+import { ALL_FEATURES, RefusedKind, type RefusedMessage } from '../wire/messages.js';
+import { destinationKeyOf } from '../wire/route-key.js';
+import { ServerConnection, type ConnectionHost, type SyncVia } from './connection.js';
+import { HandlerQueue } from './handler-queue.js';
+import { SETTLE_AFTER_MS, SETTLE_QUIET_MS } from './sync-tracker.js';
 import type {
+  ClientCounters,
   ClientEvents,
   ClientOptions,
   ClientState,
+  ReceivedRoute,
+  RouteChangeEvent,
   RouteHandler,
   ServerStatus,
 } from './types.js';
+
+/** Graceful-restart hold time by default, seconds. */
+export const DEFAULT_HOLD_TIME_SECONDS = 60;
+/** Promise-returning handler calls in flight by default. */
+export const DEFAULT_MAX_HANDLER_CALLS = 1024;
+/** Ack window towards servers that do not reassemble the stream, by default. */
+export const DEFAULT_WINDOW_BYTES = 32 * 1024;
+const MIN_WINDOW_BYTES = 2048;
 
 interface Announced {
   readonly vni: Vni;
@@ -50,14 +70,38 @@ interface Announced {
   readonly frame: Buffer;
 }
 
+export interface WaitSyncedOptions {
+  /** Reject with TimeoutError after this long (default: wait for ever). */
+  readonly timeoutMs?: number;
+  /** Wait until every established server has synced (default: at least one). */
+  readonly all?: boolean;
+}
+
 export class MetalBondClient extends EventEmitter<ClientEvents> implements ConnectionHost {
   readonly subscriptions = new Set<Vni>();
+  readonly counters: ClientCounters = {
+    invalidUpdates: 0,
+    handlerErrors: 0,
+    listenerErrors: 0,
+    internalErrors: 0,
+    refusals: 0,
+    routesAdded: 0,
+    routesRemoved: 0,
+  };
+  /** Graceful-restart hold time in ms (0: routes of a lost session are removed at once). */
+  readonly holdTimeMs: number;
   private readonly announced = new Map<string, Announced>();
-  private readonly routes = new ClientRoutes();
+  private readonly routes: ClientRoutes;
+  private readonly calls: HandlerQueue;
   private readonly connections: ServerConnection[];
   private readonly log: Logger;
   private closed = false;
   private lastState: ClientState;
+  /** The UPDATE being added (its route is built from it for the handler). */
+  private adding: { key: string; f: UpdateFields } | undefined;
+  /** Waiters re-checked on every state or sync change. */
+  private readonly waiters = new Set<() => void>();
+  readingHeld = false;
 
   private constructor(
     servers: readonly string[],
@@ -67,15 +111,39 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     super();
     if (servers.length === 0)
       throw new InvalidArgumentError('at least one server address is required');
+    if (servers.length > MAX_SERVERS) {
+      throw new InvalidArgumentError(
+        `at most ${String(MAX_SERVERS)} servers, got ${String(servers.length)}`,
+      );
+    }
     this.log = options.logger ?? silentLogger();
     const keepalive = checkKeepaliveSeconds(options.keepalive ?? DEFAULT_KEEPALIVE_SECONDS);
-    const targets = servers.map((s) => parseHostPort(s, 4711));
+    const targets = servers.map((s) => parseHostPort(s, DEFAULT_PORT));
     const pacing = checkPacing(options.pacing);
     const windowBytes =
-      options.windowBytes === false ? undefined : (options.windowBytes ?? 32 * 1024);
-    if (windowBytes !== undefined && !(windowBytes >= 2048)) {
-      throw new InvalidArgumentError(`windowBytes must be >= 2048, got ${String(windowBytes)}`);
+      options.windowBytes === false ? undefined : (options.windowBytes ?? DEFAULT_WINDOW_BYTES);
+    if (windowBytes !== undefined && !(windowBytes >= MIN_WINDOW_BYTES)) {
+      throw new InvalidArgumentError(
+        `windowBytes must be >= ${String(MIN_WINDOW_BYTES)}, got ${String(windowBytes)}`,
+      );
     }
+    const secondMs = options.secondMs ?? 1000;
+    const holdTime = options.holdTime ?? DEFAULT_HOLD_TIME_SECONDS;
+    if (!Number.isFinite(holdTime) || holdTime < 0) {
+      throw new InvalidArgumentError(`holdTime must be >= 0 seconds, got ${String(holdTime)}`);
+    }
+    this.holdTimeMs = holdTime * secondMs;
+    const maxCalls = options.maxHandlerCalls ?? DEFAULT_MAX_HANDLER_CALLS;
+    if (!Number.isInteger(maxCalls) || maxCalls < 1) {
+      throw new InvalidArgumentError(`maxHandlerCalls must be >= 1, got ${String(maxCalls)}`);
+    }
+    this.routes = new ClientRoutes((action, vni, key) => {
+      this.handlerCall(action, vni, key);
+    });
+    this.calls = new HandlerQueue(maxCalls, (saturated) => {
+      this.readingHeld = saturated;
+      for (const c of this.connections) c.holdReading(saturated);
+    });
     this.connections = targets.map(
       (t, i) =>
         new ServerConnection(i, servers[i] ?? '', t, this, {
@@ -83,21 +151,25 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
           helloTimeoutMs: options.helloTimeoutMs,
           backoff: { minMs: options.backoffMinMs ?? 1000, maxMs: options.backoffMaxMs ?? 10000 },
           logger: this.log,
-          secondMs: options.secondMs ?? 1000,
+          secondMs,
+          features: options.extensions === false ? undefined : ALL_FEATURES,
           pacing,
           windowBytes,
+          holdTimeMs: this.holdTimeMs,
+          settleQuietMs: (SETTLE_QUIET_MS / 1000) * secondMs,
+          settleAfterMs: (SETTLE_AFTER_MS / 1000) * secondMs,
         }),
     );
     for (const vni of options.subscribe ?? []) this.subscriptions.add(checkVni(vni));
     for (const a of options.announce ?? []) {
-      const key = routeKey(a.vni, a.route);
+      const { key, route } = canonicalRoute(a.vni, a.route);
       if (this.announced.has(key)) continue;
       this.announced.set(key, {
         vni: a.vni,
-        route: a.route,
-        frame: encodeRouteUpdate('ADD', a.vni, a.route),
+        route,
+        frame: encodeRouteUpdate('ADD', a.vni, route),
       });
-      this.routes.announce(destinationKey(a.vni, a.route));
+      this.routes.announce(destinationKeyOf(key));
     }
     this.lastState = this.computeState();
   }
@@ -128,17 +200,30 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
   }
 
   serverStates(): ServerStatus[] {
-    return this.connections.map((c) => ({
-      index: c.index,
-      address: c.address,
-      state: c.state,
-      keepalive: c.established ? c.session?.keepaliveSeconds : undefined,
-      establishedSince: c.established ? c.session?.establishedAt : undefined,
-      routes: c.received.size,
-      connects: c.connects,
-      echoesIgnored: c.echoes,
-      lastError: c.lastError?.message,
-    }));
+    return this.connections.map((c) => {
+      const s = c.established ? c.session : undefined;
+      return {
+        index: c.index,
+        address: c.address,
+        state: c.state,
+        keepalive: s?.keepaliveSeconds,
+        features: s?.features,
+        establishedSince: s?.establishedAt,
+        routes: c.received.size,
+        staleRoutes: c.staleRoutes,
+        holdEndsAt: c.holdEndsAt === 0 ? undefined : new Date(c.holdEndsAt),
+        synced: [...(c.sync?.synced ?? [])].sort((a, b) => a - b),
+        refusedSubscriptions: [...(c.sync?.refused ?? [])].sort((a, b) => a - b),
+        refusedRoutes: [...c.refusedRoutes].map(([key, reason]) => ({
+          ...routeFromKey(key),
+          reason,
+        })),
+        connects: c.connects,
+        invalidUpdates: c.invalidUpdates,
+        echoesIgnored: c.echoes,
+        lastError: c.lastError?.message,
+      };
+    });
   }
 
   /** Waits until at least one server is established (TimeoutError after `timeoutMs`). */
@@ -171,6 +256,47 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     );
   }
 
+  /**
+   * Whether `vni`'s received routes are complete: at least one established server (with `all`,
+   * every established one) has synced it since the current subscription, and the handler calls
+   * before that have settled.
+   */
+  isSynced(vni: Vni, all = false): boolean {
+    if (!this.subscriptions.has(vni)) return false;
+    const est = this.connections.filter((c) => c.established);
+    const synced = (c: ServerConnection): boolean => c.sync?.synced.has(vni) === true;
+    return est.length > 0 && (all ? est.every(synced) : est.some(synced));
+  }
+
+  /** Subscriptions that are synced (see isSynced). */
+  syncedVnis(all = false): Vni[] {
+    return [...this.subscriptions].filter((v) => this.isSynced(v, all)).sort((a, b) => a - b);
+  }
+
+  /**
+   * Resolves when `vni` (every subscribed VNI when omitted) is synced: at least one server (with
+   * `all`: every established server) has sent it completely since the current subscription, and
+   * the handler has processed everything before. Rejects with NotEstablishedError when no server
+   * is established when called, NotSubscribedError for a VNI not subscribed, TimeoutError after
+   * `timeoutMs`. With a Go MetalBond or rustbond server the settle rule decides (no UPDATE for
+   * 2 s, at least 15 s after the session started).
+   */
+  async waitSynced(vni?: Vni, options: WaitSyncedOptions = {}): Promise<void> {
+    this.checkOpen();
+    if (vni !== undefined && !this.subscriptions.has(vni)) throw new NotSubscribedError(vni);
+    if (!this.isEstablished) throw new NotEstablishedError();
+    const all = options.all === true;
+    const vnis = (): Vni[] => (vni === undefined ? [...this.subscriptions] : [vni]);
+    await this.waitFor(
+      () => vnis().every((v) => this.isSynced(v, all)),
+      options.timeoutMs,
+      () =>
+        new TimeoutError(
+          `timeout waiting for ${vni === undefined ? 'every subscription' : `VNI ${String(vni)}`} to be synced${all ? ' by every server' : ''}`,
+        ),
+    );
+  }
+
   // ---- desired state ----
 
   async subscribe(vni: Vni): Promise<void> {
@@ -181,6 +307,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     this.subscriptions.add(vni);
     for (const c of this.connections) c.subscribe(vni);
     this.log.info({ vni }, 'subscribed');
+    this.changed();
     await Promise.resolve();
   }
 
@@ -192,22 +319,26 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     const own = [...this.announced.values()].filter((a) => a.vni === vni).map((a) => a.frame);
     for (const c of this.connections) c.unsubscribe(vni, own);
     this.log.info({ vni }, 'unsubscribed');
+    this.changed();
     await Promise.resolve();
   }
 
+  /**
+   * Announces a route on every server (and, from then on, on every server that becomes
+   * established). Refused with InvalidArgumentError when it is a route servers would drop.
+   */
   async announce(vni: Vni, destination: Destination | string, nextHop: NextHop): Promise<void> {
     this.checkOpen();
-    const route: Route = {
+    const { key, route } = canonicalRoute(vni, {
       destination: typeof destination === 'string' ? parseDestination(destination) : destination,
       nextHop,
-    };
-    const frame = encodeRouteUpdate('ADD', vni, route); // validates every field
-    const key = routeKey(vni, route);
+    });
     if (this.announced.has(key))
       throw new RouteAlreadyAnnouncedError(`VNI ${String(vni)} ${formatRoute(route)}`);
     if (!this.isEstablished) throw new NotEstablishedError();
+    const frame = encodeRouteUpdate('ADD', vni, route);
     this.announced.set(key, { vni, route, frame });
-    this.apply(this.routes.announce(destinationKey(vni, route)));
+    this.routes.announce(destinationKeyOf(key));
     for (const c of this.connections) c.sendUpdate(frame);
     this.log.info({ vni, route: formatRoute(route) }, 'announced');
     await Promise.resolve();
@@ -215,37 +346,48 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   async withdraw(vni: Vni, destination: Destination | string, nextHop: NextHop): Promise<void> {
     this.checkOpen();
-    const route: Route = {
+    const { key, route } = canonicalRoute(vni, {
       destination: typeof destination === 'string' ? parseDestination(destination) : destination,
       nextHop,
-    };
-    const key = routeKey(vni, route);
+    });
     if (!this.announced.delete(key))
       throw new RouteNotFoundError(`VNI ${String(vni)} ${formatRoute(route)}`);
     const frame = encodeRouteUpdate('REMOVE', vni, route);
-    for (const c of this.connections) c.sendUpdate(frame);
-    this.apply(this.routes.withdraw(destinationKey(vni, route)));
+    for (const c of this.connections) {
+      c.sendUpdate(frame);
+      c.refusedRoutes.delete(key);
+    }
+    this.routes.withdraw(destinationKeyOf(key));
     this.log.info({ vni, route: formatRoute(route) }, 'withdrawn');
     await Promise.resolve();
   }
 
-  /** Received routes as the handler holds them (deduplicated across servers). */
-  receivedRoutes(vni?: Vni): { vni: Vni; route: Route }[] {
-    return this.routes.delivered(vni);
+  /**
+   * Received routes as the handler holds them (deduplicated across servers), with the servers that
+   * carry them; `stale` marks routes held only by copies of lost sessions (graceful restart).
+   */
+  receivedRoutes(vni?: Vni): ReceivedRoute[] {
+    return this.routes.delivered(vni).map((r) => this.received(r.key, r.vni, r.stale, r.origins));
   }
 
   /** Received routes held back because we announce their destination ourselves. */
-  heldBackRoutes(): { vni: Vni; route: Route }[] {
-    return this.routes.heldBack();
+  heldBackRoutes(vni?: Vni): ReceivedRoute[] {
+    return this.routes.heldBack(vni).map((r) => this.received(r.key, r.vni, r.stale, r.origins));
   }
 
   announcedRoutes(): { vni: Vni; route: Route }[] {
     return [...this.announced.values()].map((a) => ({ vni: a.vni, route: a.route }));
   }
 
-  /** Which servers (by index) currently report a route. */
+  /** Which servers (by index) currently carry a route, fresh or stale. */
   routeServers(vni: Vni, route: Route): number[] {
-    return [...(this.routes.origins(routeKey(vni, route)) ?? [])];
+    const mask = this.routes.origins(canonicalRoute(vni, route).key);
+    return this.connections.filter((c) => (mask & (1 << c.index)) !== 0).map((c) => c.index);
+  }
+
+  /** Received routes held only by stale copies. */
+  get staleRouteCount(): number {
+    return this.routes.stale;
   }
 
   /** Closes every connection. The handler is not called for the routes it holds. */
@@ -255,6 +397,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     for (const c of this.connections) c.close();
     this.log.info('client shut down');
     this.emitState();
+    this.changed();
     await Promise.resolve();
   }
 
@@ -268,55 +411,146 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     return this.announced.has(key);
   }
 
-  routeAdded(conn: ServerConnection, key: string, vni: Vni, route: Route): void {
-    this.apply(this.routes.addOrigin(conn.index, key, vni, route, destinationKey(vni, route)));
+  routeAdded(conn: ServerConnection, key: string, vni: Vni, f: UpdateFields): AddResult {
+    this.adding = { key, f };
+    try {
+      return this.routes.add(conn.index, key, vni, destinationKeyOf(key));
+    } finally {
+      this.adding = undefined;
+    }
   }
 
   routeRemoved(conn: ServerConnection, key: string): void {
-    this.apply(this.routes.removeOrigin(conn.index, key));
+    this.routes.removeFresh(conn.index, key);
+  }
+
+  routeStale(conn: ServerConnection, key: string): void {
+    this.routes.markStale(conn.index, key);
+  }
+
+  staleDropped(conn: ServerConnection, key: string): void {
+    this.routes.dropStale(conn.index, key);
+  }
+
+  synced(conn: ServerConnection, vni: Vni, via: SyncVia): void {
+    // After every handler call it implies has settled (the barrier of the call queue).
+    this.calls.barrier(() => {
+      this.log.info({ server: conn.address, vni, via }, 'subscription synced');
+      this.emitSafely('synced', { server: conn.address, vni, via });
+      this.changed();
+    });
+  }
+
+  refused(conn: ServerConnection, m: RefusedMessage): void {
+    this.counters.refusals++;
+    const kind = m.kind === RefusedKind.SUBSCRIBE ? 'SUBSCRIBE' : 'UPDATE';
+    let route: Route | undefined;
+    if (m.kind === RefusedKind.UPDATE && m.update !== undefined) {
+      try {
+        route = routeFromKey(Buffer.from(m.update).toString('latin1')).route;
+      } catch {
+        route = undefined; // not a route we can read: reported without it
+      }
+    }
+    this.log.warn(
+      {
+        server: conn.address,
+        kind,
+        vni: m.vni,
+        reason: m.reason,
+        route: route && formatRoute(route),
+      },
+      'refused by server',
+    );
+    this.emitSafely('refused', { server: conn.address, kind, vni: m.vni, reason: m.reason, route });
+    this.changed();
+  }
+
+  staleRoutes(
+    conn: ServerConnection,
+    kind: 'stale' | 'confirmed' | 'expired',
+    vni: Vni | undefined,
+    routes: number,
+  ): void {
+    this.emitSafely('staleRoutes', { server: conn.address, kind, vni, routes });
+  }
+
+  keepaliveRtt(conn: ServerConnection, ms: number): void {
+    if (this.listenerCount('keepaliveRtt') > 0)
+      this.emitSafely('keepaliveRtt', { server: conn.address, ms });
   }
 
   stateChanged(conn: ServerConnection, state: SessionState, previous: SessionState): void {
-    this.emit('server', {
+    if (state === SessionState.RETRY && conn.lastError?.code === 'INTERNAL')
+      this.counters.internalErrors++;
+    this.emitSafely('server', {
       server: conn.address,
       state,
       previous,
       error: state === SessionState.RETRY ? conn.lastError : undefined,
     });
     this.emitState();
+    this.changed();
   }
 
   // ---- internals ----
 
-  private apply(calls: HandlerCall[]): void {
-    for (const call of calls) {
-      const change = { action: call.action, vni: call.vni, route: call.route };
-      try {
-        const r =
-          call.action === 'add'
-            ? this.handler.addRoute(call.vni, call.route)
-            : this.handler.removeRoute(call.vni, call.route);
-        if (r instanceof Promise) {
-          r.catch((e: unknown) => {
-            this.handlerFailed(e, change);
-          });
-        }
-      } catch (e) {
-        this.handlerFailed(e, change);
-      }
-      this.emit('route', change);
-    }
+  private received(key: string, vni: Vni, stale: boolean, origins: number): ReceivedRoute {
+    return {
+      vni,
+      route: routeFromKey(key).route,
+      stale,
+      servers: this.connections
+        .filter((c) => (origins & (1 << c.index)) !== 0)
+        .map((c) => c.address),
+    };
   }
 
-  private handlerFailed(
-    e: unknown,
-    change: { action: 'add' | 'remove'; vni: Vni; route: Route },
-  ): void {
+  /** A handler call decided by the route view (in order, through the bounded queue). */
+  private handlerCall(action: 'add' | 'remove', vni: Vni, key: string): void {
+    const a = this.adding;
+    const route = a?.key === key ? fieldsRoute(a.f) : routeFromKey(key).route;
+    const change: RouteChangeEvent = { action, vni, route };
+    this.calls.call(key, () => {
+      if (action === 'add') this.counters.routesAdded++;
+      else this.counters.routesRemoved++;
+      this.emitSafely('route', change);
+      try {
+        const r =
+          action === 'add'
+            ? this.handler.addRoute(vni, route)
+            : this.handler.removeRoute(vni, route);
+        return r instanceof Promise
+          ? r.catch((e: unknown) => {
+              this.handlerFailed(e, change);
+            })
+          : undefined;
+      } catch (e) {
+        this.handlerFailed(e, change);
+        return undefined;
+      }
+    });
+  }
+
+  private handlerFailed(e: unknown, change: RouteChangeEvent): void {
+    this.counters.handlerErrors++;
     this.log.error(
       { err: e, action: change.action, vni: change.vni, route: formatRoute(change.route) },
       'route handler failed',
     );
-    if (this.listenerCount('handlerError') > 0) this.emit('handlerError', e, change);
+    this.emitSafely('handlerError', e, change);
+  }
+
+  /**
+   * Calls every listener of `event` on its own: one that throws is logged, counted and reported
+   * ('listenerError'), and neither the others nor the client's state are affected.
+   */
+  private emitSafely<K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]): void {
+    callListeners(this, event, args, (e) => {
+      this.counters.listenerErrors++;
+      this.log.error({ err: e, event }, 'event listener failed');
+      if (event !== 'listenerError') this.emitSafely('listenerError', e, event);
+    });
   }
 
   private computeState(): ClientState {
@@ -336,8 +570,13 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     const s = this.computeState();
     if (s.kind !== this.lastState.kind || s.connected !== this.lastState.connected) {
       this.lastState = s;
-      this.emit('state', s);
+      this.emitSafely('state', s);
     }
+  }
+
+  /** Re-checks every waiter. */
+  private changed(): void {
+    for (const w of [...this.waiters]) w();
   }
 
   private checkOpen(): void {
@@ -355,7 +594,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
       let timer: NodeJS.Timeout | undefined;
       const done = (err?: MetalBondError): void => {
         if (timer !== undefined) clearTimeout(timer);
-        this.off('state', check);
+        this.waiters.delete(check);
         if (err === undefined) resolve();
         else reject(err);
       };
@@ -363,7 +602,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
         if (cond()) done();
         else if (this.closed) done(new ClosedError('client is shut down'));
       };
-      this.on('state', check);
+      this.waiters.add(check);
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
           done(timeoutError());

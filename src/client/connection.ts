@@ -1,31 +1,58 @@
 /**
  * The client's link to one server: connect, handshake (via Session), desired-state sync on every
- * ESTABLISHED, received routes of the current session, reconnect with back-off.
+ * ESTABLISHED, the routes of the current session (fresh) and of lost ones (stale, graceful
+ * restart), when the server has synced a subscription, reconnect with back-off.
  */
 
 import { connect, type Socket } from 'node:net';
 
 import { IoError, type MetalBondError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Route, Vni } from '../model/route.js';
-import { fieldsInvalidReason, fieldsRoute, fieldsRouteKey } from '../model/validate.js';
+import type { Vni } from '../model/route.js';
+import { fieldsInvalidReason, fieldsRouteKey } from '../model/validate.js';
 import type { HostPort } from '../net-address.js';
+import { AddResult } from '../routing/client-routes.js';
+import { KEEPALIVE_TIMEOUT_FACTOR } from '../session/handshake.js';
+import type { PacingOptions } from '../session/pacing.js';
 import { Session, type SessionHandler } from '../session/session.js';
 import { SessionState } from '../session/state.js';
 import { UpdateFields } from '../wire/decode.js';
 import { encodeSubscribe, encodeUnsubscribe } from '../wire/encode.js';
-import { WireAction } from '../wire/messages.js';
-import type { PacingOptions } from '../session/pacing.js';
+import { RefusedKind, WireAction, type RefusedMessage } from '../wire/messages.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { SyncTracker } from './sync-tracker.js';
+
+/** Invalid UPDATEs logged per server before further ones are only counted. */
+const INVALID_UPDATE_LOG_LIMIT = 20;
+
+export type SyncVia = 'marker' | 'settle';
 
 export interface ConnectionHost {
   readonly subscriptions: ReadonlySet<Vni>;
+  readonly counters: { invalidUpdates: number };
+  /** The handler is saturated: sessions must not read (see HandlerQueue). */
+  readonly readingHeld: boolean;
   /** ADD frames of every route we announce. */
   announcementFrames(): Iterable<Buffer>;
   /** Whether we announce the route with this key ourselves. */
   isAnnounced(key: string): boolean;
-  routeAdded(conn: ServerConnection, key: string, vni: Vni, route: Route): void;
+  /** A route the server reports in its current session (parsed in `f`, valid during the call). */
+  routeAdded(conn: ServerConnection, key: string, vni: Vni, f: UpdateFields): AddResult;
+  /** The server withdrew a route of its current session. */
   routeRemoved(conn: ServerConnection, key: string): void;
+  /** The session was lost: the route the server carried becomes stale for it. */
+  routeStale(conn: ServerConnection, key: string): void;
+  /** The server's stale copy of a route is dropped (re-synced without it, or expired). */
+  staleDropped(conn: ServerConnection, key: string): void;
+  synced(conn: ServerConnection, vni: Vni, via: SyncVia): void;
+  refused(conn: ServerConnection, m: RefusedMessage): void;
+  staleRoutes(
+    conn: ServerConnection,
+    kind: 'stale' | 'confirmed' | 'expired',
+    vni: Vni | undefined,
+    routes: number,
+  ): void;
+  keepaliveRtt(conn: ServerConnection, ms: number): void;
   stateChanged(conn: ServerConnection, state: SessionState, previous: SessionState): void;
 }
 
@@ -35,8 +62,14 @@ export interface ConnectionOptions {
   readonly backoff: BackoffOptions;
   readonly logger: Logger;
   readonly secondMs: number;
+  /** Feature bits offered (undefined: extensions off). */
+  readonly features: number | undefined;
   readonly pacing: PacingOptions | undefined;
   readonly windowBytes: number | undefined;
+  /** Graceful restart: how long a lost session's routes stay (0: removed at once). */
+  readonly holdTimeMs: number;
+  readonly settleQuietMs: number;
+  readonly settleAfterMs: number;
 }
 
 export class ServerConnection implements SessionHandler {
@@ -44,15 +77,29 @@ export class ServerConnection implements SessionHandler {
   lastError: MetalBondError | undefined;
   /** Routes received on the current session: key -> VNI. */
   readonly received = new Map<string, Vni>();
+  /** Routes of lost sessions not re-sent yet, per VNI. */
+  readonly stale = new Map<Vni, Set<string>>();
   /** VNIs subscribed on the current session (never SUBSCRIBE twice on one session). */
   readonly sessionSubscriptions = new Set<Vni>();
+  /** When the current session's subscriptions are synced; undefined between sessions. */
+  sync: SyncTracker | undefined;
+  /** Refused announcements of the current session: key -> reason. */
+  readonly refusedRoutes = new Map<string, string>();
   session: Session | undefined;
   connects = 0;
   invalidUpdates = 0;
+  refusals = 0;
   /** Our own routes echoed back by the server, ignored. */
   echoes = 0;
+  /** When the stale routes' hold time ends (0: none pending). */
+  holdEndsAt = 0;
+  private staleCount = 0;
+  /** Stale routes re-sent per VNI since the session was lost (for the 'confirmed' report). */
+  private readonly confirmed = new Map<Vni, number>();
   private socket: Socket | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly backoff: Backoff;
   private readonly fields = new UpdateFields();
@@ -73,13 +120,19 @@ export class ServerConnection implements SessionHandler {
     return this.state === SessionState.ESTABLISHED;
   }
 
+  /** Routes of lost sessions not re-sent or dropped yet. */
+  get staleRoutes(): number {
+    return this.staleCount;
+  }
+
   start(): void {
     if (this.closing) return;
     this.setState(SessionState.CONNECTING);
     const socket = connect({ host: this.target.host, port: this.target.port, noDelay: true });
     this.socket = socket;
     const timeoutMs =
-      this.options.helloTimeoutMs ?? this.options.keepaliveSeconds * 2.5 * this.options.secondMs;
+      this.options.helloTimeoutMs ??
+      this.options.keepaliveSeconds * KEEPALIVE_TIMEOUT_FACTOR * this.options.secondMs;
     socket.setTimeout(timeoutMs, () => {
       socket.destroy(new Error(`connect timed out after ${String(timeoutMs)} ms`));
     });
@@ -91,14 +144,16 @@ export class ServerConnection implements SessionHandler {
       socket.setTimeout(0);
       socket.off('error', onError);
       this.connects++;
+      const o = this.options;
       const session = new Session(socket, this, {
         role: 'client',
-        keepaliveSeconds: this.options.keepaliveSeconds,
-        helloTimeoutMs: this.options.helloTimeoutMs,
+        keepaliveSeconds: o.keepaliveSeconds,
+        helloTimeoutMs: o.helloTimeoutMs,
         logger: this.log,
-        secondMs: this.options.secondMs,
-        pacing: this.options.pacing,
-        ackWindowBytes: this.options.windowBytes,
+        secondMs: o.secondMs,
+        features: o.features,
+        pacing: o.pacing,
+        ackWindowBytes: o.windowBytes,
       });
       this.session = session;
       session.on('state', (s) => {
@@ -110,20 +165,24 @@ export class ServerConnection implements SessionHandler {
 
   /** Subscribes on the current session if established and not yet subscribed there. */
   subscribe(vni: Vni): void {
-    if (this.session === undefined || !this.established || this.sessionSubscriptions.has(vni))
-      return;
+    const s = this.session;
+    if (s === undefined || !this.established || this.sessionSubscriptions.has(vni)) return;
     this.sessionSubscriptions.add(vni);
-    this.session.send(encodeSubscribe(vni));
+    this.sync?.subscribed(vni);
+    s.send(encodeSubscribe(vni));
+    this.scheduleSettle();
   }
 
   /**
    * Unsubscribes on the current session, re-sends `reannounce` (our ADDs in that VNI, which the
-   * server withdraws on UNSUBSCRIBE) and forgets what this server sent for the VNI.
+   * server withdraws on UNSUBSCRIBE) and forgets what this server sent for the VNI, stale included.
    */
   unsubscribe(vni: Vni, reannounce: readonly Buffer[]): void {
-    if (this.session !== undefined && this.established && this.sessionSubscriptions.delete(vni)) {
-      this.session.send(encodeUnsubscribe(vni));
-      for (const frame of reannounce) this.session.send(frame);
+    const s = this.session;
+    if (s !== undefined && this.established && this.sessionSubscriptions.delete(vni)) {
+      this.sync?.unsubscribed(vni);
+      s.send(encodeUnsubscribe(vni));
+      for (const frame of reannounce) s.send(frame);
     }
     for (const [key, v] of [...this.received]) {
       if (v === vni) {
@@ -131,6 +190,7 @@ export class ServerConnection implements SessionHandler {
         this.host.routeRemoved(this, key);
       }
     }
+    this.dropStale(vni, 'unsubscribe');
   }
 
   /** Sends an UPDATE frame if established (otherwise the next sync carries our state). */
@@ -138,10 +198,15 @@ export class ServerConnection implements SessionHandler {
     if (this.session !== undefined && this.established) this.session.send(frame);
   }
 
+  /** Handler saturation: stop or resume reading from the server. */
+  holdReading(held: boolean): void {
+    if (this.established) this.session?.setReadingPaused(held);
+  }
+
   close(): void {
     this.closing = true;
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    for (const t of [this.retryTimer, this.holdTimer, this.settleTimer]) clearTimeout(t);
+    this.retryTimer = this.holdTimer = this.settleTimer = undefined;
     const s = this.session;
     this.session = undefined;
     s?.close();
@@ -154,9 +219,20 @@ export class ServerConnection implements SessionHandler {
   onEstablished(session: Session): void {
     this.backoff.reset();
     this.lastError = undefined;
+    this.refusedRoutes.clear();
+    const now = Date.now();
+    const o = this.options;
+    this.sync = new SyncTracker(
+      session.features.syncMarker,
+      now,
+      this.holdEndsAt,
+      o.settleQuietMs,
+      o.settleAfterMs,
+    );
     // Desired state: all subscriptions first, then all announcements, nothing earlier.
     for (const vni of this.host.subscriptions) {
       this.sessionSubscriptions.add(vni);
+      this.sync.subscribed(vni);
       session.send(encodeSubscribe(vni));
     }
     let n = 0;
@@ -164,25 +240,37 @@ export class ServerConnection implements SessionHandler {
       session.send(frame);
       n++;
     }
+    if (this.host.readingHeld) session.setReadingPaused(true);
+    const f = session.features;
     this.log.info(
       {
         keepalive: session.keepaliveSeconds,
+        features: f.peer,
+        syncMarker: f.syncMarker,
+        paced: session.paced,
         subscriptions: this.host.subscriptions.size,
         announcements: n,
+        staleRoutes: this.staleCount,
       },
       'server established',
     );
     this.setState(SessionState.ESTABLISHED);
+    this.scheduleSettle();
   }
 
   onUpdate(_session: Session, buf: Buffer, start: number, end: number): void {
     const f = this.fields.parse(buf, start, end);
     const reason = fieldsInvalidReason(f);
     if (reason !== undefined) {
-      if (++this.invalidUpdates <= 20)
+      this.host.counters.invalidUpdates++;
+      if (++this.invalidUpdates <= INVALID_UPDATE_LOG_LIMIT)
         this.log.warn({ reason }, 'invalid UPDATE from server dropped');
       return;
     }
+    const vni = f.vni;
+    // Frames of a VNI we unsubscribed may still be in flight: ignored.
+    if (!this.sessionSubscriptions.has(vni)) return;
+    this.sync?.update(Date.now());
     const key = fieldsRouteKey(f);
     if (f.action === WireAction.REMOVE) {
       if (this.received.delete(key)) this.host.routeRemoved(this, key);
@@ -192,24 +280,128 @@ export class ServerConnection implements SessionHandler {
       this.echoes++;
     } else if (!this.received.has(key)) {
       // A duplicate ADD (Go servers send them) changes nothing.
-      this.received.set(key, f.vni);
-      this.host.routeAdded(this, key, f.vni, fieldsRoute(f));
+      this.received.set(key, vni);
+      if (this.host.routeAdded(this, key, vni, f) === AddResult.CONFIRMED) {
+        this.stale.get(vni)?.delete(key);
+        this.staleCount--;
+        this.confirmed.set(vni, (this.confirmed.get(vni) ?? 0) + 1);
+      }
     }
+  }
+
+  onSynced(_session: Session, vni: Vni): void {
+    if (this.sync?.syncedMarker(vni) === true) this.resynced(vni, 'marker');
+  }
+
+  onRefused(_session: Session, m: RefusedMessage): void {
+    this.refusals++;
+    if (m.kind === RefusedKind.SUBSCRIBE) {
+      if (this.sync?.refusedSubscribe(m.vni) !== true) return;
+    } else if (m.kind === RefusedKind.UPDATE && m.update !== undefined) {
+      const f = this.fields.parse(m.update);
+      if (fieldsInvalidReason(f) === undefined) this.refusedRoutes.set(fieldsRouteKey(f), m.reason);
+    }
+    this.host.refused(this, m);
+  }
+
+  onKeepaliveRtt(_session: Session, ms: number): void {
+    this.host.keepaliveRtt(this, ms);
   }
 
   onClose(session: Session, error: MetalBondError | undefined): void {
     if (this.session === session) this.session = undefined;
     this.sessionSubscriptions.clear();
+    this.sync = undefined;
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
     if (this.closing) {
       // Client shutdown: the handler keeps what it holds (documented), nothing to hand over.
       this.received.clear();
+      this.stale.clear();
+      this.staleCount = 0;
       return;
     }
-    for (const key of [...this.received.keys()]) {
-      this.received.delete(key);
-      this.host.routeRemoved(this, key);
-    }
+    this.sessionLost();
     this.retry(error ?? new IoError('connection closed'));
+  }
+
+  // ---- graceful restart ----
+
+  /** What the lost session carried becomes stale, for the hold time (0: dropped at once). */
+  private sessionLost(): void {
+    const n = this.received.size;
+    for (const [key, vni] of this.received) {
+      this.host.routeStale(this, key);
+      let set = this.stale.get(vni);
+      if (set === undefined) {
+        set = new Set();
+        this.stale.set(vni, set);
+      }
+      set.add(key);
+    }
+    this.received.clear();
+    this.staleCount += n;
+    this.confirmed.clear();
+    if (n > 0) this.host.staleRoutes(this, 'stale', undefined, n);
+    const hold = this.options.holdTimeMs;
+    if (hold === 0) {
+      this.dropAllStale();
+      return;
+    }
+    if (this.staleCount === 0) return;
+    clearTimeout(this.holdTimer);
+    this.holdEndsAt = Date.now() + hold;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      this.holdEndsAt = 0;
+      this.dropAllStale();
+    }, hold);
+    this.holdTimer.unref();
+  }
+
+  /** The server has sent `vni` completely: what it did not re-send is dropped. */
+  private resynced(vni: Vni, via: 'marker' | 'settle'): void {
+    const confirmed = this.confirmed.get(vni) ?? 0;
+    this.confirmed.delete(vni);
+    if (confirmed > 0) this.host.staleRoutes(this, 'confirmed', vni, confirmed);
+    this.dropStale(vni, 'resync');
+    this.host.synced(this, vni, via);
+  }
+
+  private dropStale(vni: Vni, why: 'resync' | 'unsubscribe' | 'hold time'): void {
+    const set = this.stale.get(vni);
+    if (set === undefined) return;
+    this.stale.delete(vni);
+    this.staleCount -= set.size;
+    for (const key of set) this.host.staleDropped(this, key);
+    if (set.size > 0) {
+      this.log.info({ vni, routes: set.size, why }, 'stale routes dropped');
+      this.host.staleRoutes(this, 'expired', vni, set.size);
+    }
+    if (this.staleCount === 0) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = undefined;
+      this.holdEndsAt = 0;
+    }
+  }
+
+  private dropAllStale(): void {
+    for (const vni of [...this.stale.keys()]) this.dropStale(vni, 'hold time');
+  }
+
+  /** Settle rule (servers without SYNC_MARKER): checks again when it can next apply. */
+  private scheduleSettle(): void {
+    const sync = this.sync;
+    if (sync === undefined || this.settleTimer !== undefined) return;
+    const wait = sync.nextSettleIn(Date.now());
+    if (wait === undefined) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      if (this.sync !== sync) return;
+      for (const vni of sync.settle(Date.now())) this.resynced(vni, 'settle');
+      this.scheduleSettle();
+    }, wait + 1);
+    this.settleTimer.unref();
   }
 
   private retry(error: MetalBondError): void {

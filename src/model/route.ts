@@ -14,6 +14,9 @@ export type NextHopType = (typeof NEXT_HOP_TYPES)[number];
 
 export type IpFamily = 4 | 6;
 
+/** Highest NAT port. */
+export const MAX_PORT = 65535;
+
 export interface Destination {
   readonly family: IpFamily;
   /** Canonical address text; host bits are kept (10.0.1.7/24 is not 10.0.1.0/24). */
@@ -109,8 +112,10 @@ function parseNextHopAddress(text: string): string {
 }
 
 function checkPort(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > 65535) {
-    throw new InvalidArgumentError(`${name} must be an integer in 0..65535, got ${String(v)}`);
+  if (!Number.isInteger(v) || v < 0 || v > MAX_PORT) {
+    throw new InvalidArgumentError(
+      `${name} must be an integer in 0..${String(MAX_PORT)}, got ${String(v)}`,
+    );
   }
 }
 

@@ -1,127 +1,206 @@
 /**
  * The client's view of received routes across several servers (pure, no I/O).
  *
- * - HA dedup: a route is known while at least one server reports it; the handler gets addRoute
- *   when the first server reports it and removeRoute when the last one withdraws it or goes away.
+ * - HA dedup: a route is held while at least one server carries it; the handler gets addRoute when
+ *   the first server reports it and removeRoute when the last one no longer carries it.
+ * - Graceful restart: what a server carried when its session was lost stays, marked stale for that
+ *   server, until that server re-sent it (fresh again, no handler call), re-synced the VNI without
+ *   it, or the hold time ended (the connection decides when; see client/connection.ts). A route is
+ *   removed only when no server carries it fresh or stale.
  * - Loop prevention (Go #177): a received route whose (vni, destination) we announce ourselves is
  *   held back while we announce it, and handed over when we withdraw our last announcement there.
  *   Routes already handed over when we start announcing the destination are taken back.
  *
- * Invariant: the handler holds exactly the received routes with >= 1 origin whose destination we
- * do not announce. Every method returns the handler calls that keep it true, in order.
+ * Servers are numbered 0..31 (a bit each). Invariant: the handler holds exactly the routes with a
+ * fresh or stale origin whose destination we do not announce. Every change that alters what the
+ * handler must hold calls the sink, in order.
  */
 
-import type { Route, Vni } from '../model/route.js';
+import type { Vni } from '../model/route.js';
 
-export interface HandlerCall {
-  readonly action: 'add' | 'remove';
-  readonly vni: Vni;
-  readonly route: Route;
-}
+/** Most servers a client can use (one bit each in a route's origin masks). */
+export const MAX_SERVERS = 32;
+
+/** Receives the handler calls, in order. */
+export type HandlerSink = (action: 'add' | 'remove', vni: Vni, key: string) => void;
 
 interface Entry {
   readonly vni: Vni;
-  readonly route: Route;
+  /** destinationKeyOf(key). */
   readonly dest: string;
-  readonly origins: Set<number>;
+  /** Servers carrying it in their current session. */
+  fresh: number;
+  /** Servers that carried it in a lost session and have not re-sent or dropped it yet. */
+  stale: number;
 }
+
+export interface HeldRoute {
+  readonly vni: Vni;
+  readonly key: string;
+  /** No server carries it fresh (only stale copies from lost sessions). */
+  readonly stale: boolean;
+  /** Servers carrying it, fresh or stale. */
+  readonly origins: number;
+}
+
+/** What add() found. */
+export const AddResult = { NEW: 0, CONFIRMED: 1, KNOWN: 2 } as const;
+export type AddResult = (typeof AddResult)[keyof typeof AddResult];
 
 export class ClientRoutes {
   private readonly entries = new Map<string, Entry>();
-  private readonly byDest = new Map<string, Set<string>>();
+  /** Keys per destination (one key alone, or several for ECMP). */
+  private readonly byDest = new Map<string, string | string[]>();
   private readonly announcedDests = new Map<string, number>();
+  /** Routes with no fresh origin. */
+  private staleCount = 0;
 
-  /** Server `origin` reports route `key`; returns the handler calls (none if it was known). */
-  addOrigin(origin: number, key: string, vni: Vni, route: Route, dest: string): HandlerCall[] {
-    let e = this.entries.get(key);
-    if (e === undefined) {
-      e = { vni, route, dest, origins: new Set([origin]) };
-      this.entries.set(key, e);
-      let keys = this.byDest.get(dest);
-      if (keys === undefined) {
-        keys = new Set();
-        this.byDest.set(dest, keys);
-      }
-      keys.add(key);
-      return this.announcedDests.has(dest) ? [] : [{ action: 'add', vni, route }];
-    }
-    e.origins.add(origin);
-    return [];
-  }
-
-  /** Server `origin` no longer reports `key`. */
-  removeOrigin(origin: number, key: string): HandlerCall[] {
-    const e = this.entries.get(key);
-    if (e?.origins.delete(origin) !== true || e.origins.size > 0) return [];
-    this.entries.delete(key);
-    const keys = this.byDest.get(e.dest);
-    keys?.delete(key);
-    if (keys?.size === 0) this.byDest.delete(e.dest);
-    return this.announcedDests.has(e.dest)
-      ? []
-      : [{ action: 'remove', vni: e.vni, route: e.route }];
-  }
-
-  /** Everything server `origin` reported is gone (it disconnected). */
-  removeServer(origin: number, keys: Iterable<string>): HandlerCall[] {
-    const calls: HandlerCall[] = [];
-    for (const key of keys) for (const c of this.removeOrigin(origin, key)) calls.push(c);
-    return calls;
-  }
-
-  /** We start announcing a route to `dest` (count per next hop). */
-  announce(dest: string): HandlerCall[] {
-    const n = this.announcedDests.get(dest) ?? 0;
-    this.announcedDests.set(dest, n + 1);
-    return n === 0 ? this.callsFor(dest, 'remove') : [];
-  }
-
-  /** We withdraw one of our routes to `dest`; the last one releases held-back routes. */
-  withdraw(dest: string): HandlerCall[] {
-    const n = this.announcedDests.get(dest) ?? 0;
-    if (n <= 1) {
-      this.announcedDests.delete(dest);
-      return n === 1 ? this.callsFor(dest, 'add') : [];
-    }
-    this.announcedDests.set(dest, n - 1);
-    return [];
-  }
-
-  /** Routes the handler currently holds (optionally of one VNI). */
-  delivered(vni?: Vni): { vni: Vni; route: Route }[] {
-    const out: { vni: Vni; route: Route }[] = [];
-    for (const e of this.entries.values()) {
-      if ((vni === undefined || e.vni === vni) && !this.announcedDests.has(e.dest)) {
-        out.push({ vni: e.vni, route: e.route });
-      }
-    }
-    return out;
-  }
-
-  /** Received routes held back by loop prevention. */
-  heldBack(): { vni: Vni; route: Route }[] {
-    const out: { vni: Vni; route: Route }[] = [];
-    for (const e of this.entries.values()) {
-      if (this.announcedDests.has(e.dest)) out.push({ vni: e.vni, route: e.route });
-    }
-    return out;
-  }
-
-  /** Servers currently reporting `key`. */
-  origins(key: string): ReadonlySet<number> | undefined {
-    return this.entries.get(key)?.origins;
-  }
+  constructor(private readonly sink: HandlerSink) {}
 
   get size(): number {
     return this.entries.size;
   }
 
-  private callsFor(dest: string, action: 'add' | 'remove'): HandlerCall[] {
-    const calls: HandlerCall[] = [];
-    for (const key of this.byDest.get(dest) ?? []) {
-      const e = this.entries.get(key);
-      if (e !== undefined) calls.push({ action, vni: e.vni, route: e.route });
+  /** Routes held only by stale copies. */
+  get stale(): number {
+    return this.staleCount;
+  }
+
+  /**
+   * Server `origin` reports `key` in its current session. NEW: the handler was told (unless held
+   * back); CONFIRMED: it was stale for that server and is fresh again; KNOWN: nothing changed.
+   */
+  add(origin: number, key: string, vni: Vni, dest: string): AddResult {
+    const bit = 1 << origin;
+    const e = this.entries.get(key);
+    if (e === undefined) {
+      this.entries.set(key, { vni, dest, fresh: bit, stale: 0 });
+      this.index(dest, key);
+      if (!this.announcedDests.has(dest)) this.sink('add', vni, key);
+      return AddResult.NEW;
     }
-    return calls;
+    const wasStale = e.fresh === 0;
+    e.fresh |= bit;
+    if (wasStale) this.staleCount--;
+    if ((e.stale & bit) !== 0) {
+      e.stale &= ~bit;
+      return AddResult.CONFIRMED;
+    }
+    return AddResult.KNOWN;
+  }
+
+  /** Server `origin` no longer carries `key` in its current session (it sent REMOVE). */
+  removeFresh(origin: number, key: string): void {
+    const e = this.entries.get(key);
+    const bit = 1 << origin;
+    if (e === undefined || (e.fresh & bit) === 0) return;
+    e.fresh &= ~bit;
+    if (e.fresh !== 0) return;
+    if (e.stale !== 0) this.staleCount++;
+    else this.forget(key, e);
+  }
+
+  /** The session of server `origin` was lost: its copy of `key` becomes stale. */
+  markStale(origin: number, key: string): void {
+    const e = this.entries.get(key);
+    const bit = 1 << origin;
+    if (e === undefined || (e.fresh & bit) === 0) return;
+    e.fresh &= ~bit;
+    e.stale |= bit;
+    if (e.fresh === 0) this.staleCount++;
+  }
+
+  /** Server `origin`'s stale copy of `key` is dropped (re-synced without it, or expired). */
+  dropStale(origin: number, key: string): void {
+    const e = this.entries.get(key);
+    const bit = 1 << origin;
+    if (e === undefined || (e.stale & bit) === 0) return;
+    e.stale &= ~bit;
+    if (e.fresh !== 0 || e.stale !== 0) return;
+    this.staleCount--;
+    this.forget(key, e);
+  }
+
+  /** We start announcing a route to `dest` (count per next hop). */
+  announce(dest: string): void {
+    const n = this.announcedDests.get(dest) ?? 0;
+    this.announcedDests.set(dest, n + 1);
+    if (n === 0) this.callsFor(dest, 'remove');
+  }
+
+  /** We withdraw one of our routes to `dest`; the last one releases held-back routes. */
+  withdraw(dest: string): void {
+    const n = this.announcedDests.get(dest) ?? 0;
+    if (n <= 1) {
+      this.announcedDests.delete(dest);
+      if (n === 1) this.callsFor(dest, 'add');
+      return;
+    }
+    this.announcedDests.set(dest, n - 1);
+  }
+
+  /** Routes the handler currently holds (optionally of one VNI). */
+  delivered(vni?: Vni): HeldRoute[] {
+    return this.select(vni, false);
+  }
+
+  /** Received routes held back by loop prevention. */
+  heldBack(vni?: Vni): HeldRoute[] {
+    return this.select(vni, true);
+  }
+
+  /** Servers currently carrying `key` (bit mask, fresh or stale). */
+  origins(key: string): number {
+    const e = this.entries.get(key);
+    return e === undefined ? 0 : e.fresh | e.stale;
+  }
+
+  /** Whether `key` is held only by stale copies. */
+  isStale(key: string): boolean {
+    return this.entries.get(key)?.fresh === 0;
+  }
+
+  private select(vni: Vni | undefined, heldBack: boolean): HeldRoute[] {
+    const out: HeldRoute[] = [];
+    for (const [key, e] of this.entries) {
+      if ((vni === undefined || e.vni === vni) && this.announcedDests.has(e.dest) === heldBack) {
+        out.push({ vni: e.vni, key, stale: e.fresh === 0, origins: e.fresh | e.stale });
+      }
+    }
+    return out;
+  }
+
+  /** Nobody carries the route any more, fresh or stale. */
+  private forget(key: string, e: Entry): void {
+    this.entries.delete(key);
+    this.unindex(e.dest, key);
+    if (!this.announcedDests.has(e.dest)) this.sink('remove', e.vni, key);
+  }
+
+  private index(dest: string, key: string): void {
+    const cur = this.byDest.get(dest);
+    if (cur === undefined) this.byDest.set(dest, key);
+    else if (typeof cur === 'string') this.byDest.set(dest, [cur, key]);
+    else cur.push(key);
+  }
+
+  private unindex(dest: string, key: string): void {
+    const cur = this.byDest.get(dest);
+    if (cur === key) {
+      this.byDest.delete(dest);
+    } else if (Array.isArray(cur)) {
+      const i = cur.indexOf(key);
+      if (i !== -1) cur.splice(i, 1);
+      if (cur.length === 1) this.byDest.set(dest, cur[0] as string);
+    }
+  }
+
+  private callsFor(dest: string, action: 'add' | 'remove'): void {
+    const cur = this.byDest.get(dest);
+    if (cur === undefined) return;
+    for (const key of typeof cur === 'string' ? [cur] : [...cur]) {
+      const e = this.entries.get(key);
+      if (e !== undefined) this.sink(action, e.vni, key);
+    }
   }
 }

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 
 import { IoError, MetalBondError } from '../errors.js';
+import { callListeners } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
 import { fieldsInvalidReason, fieldsRouteKey } from '../model/validate.js';
 import { routeFromKey } from '../model/wire-route.js';
@@ -516,14 +517,10 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
    * reported ('listenerError'), and neither the others nor the server's state are affected.
    */
   private emitSafely<K extends keyof ServerEvents>(event: K, ...args: ServerEvents[K]): void {
-    for (const l of this.rawListeners(event)) {
-      try {
-        Reflect.apply(l, this, args);
-      } catch (e) {
-        this.counters.listenerErrors++;
-        this.log.error({ err: e, event }, 'event listener failed');
-        if (event !== 'listenerError') this.emitSafely('listenerError', e, event);
-      }
-    }
+    callListeners(this, event, args, (e) => {
+      this.counters.listenerErrors++;
+      this.log.error({ err: e, event }, 'event listener failed');
+      if (event !== 'listenerError') this.emitSafely('listenerError', e, event);
+    });
   }
 }

@@ -71,6 +71,8 @@ export interface SessionHandler {
   onSynced?(session: Session, vni: number): void;
   /** REFUSED (client role, REFUSALS negotiated). */
   onRefused?(session: Session, m: RefusedMessage): void;
+  /** Client role: the round trip of one of our KEEPALIVEs, in ms. */
+  onKeepaliveRtt?(session: Session, ms: number): void;
   /** Every frame of a received chunk was handled (called even when handling failed). */
   onChunkEnd?(session: Session): void;
   /**
@@ -180,6 +182,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private window: number | undefined;
   private keepalivesSent = 0;
   private keepalivesAnswered = 0;
+  /** Send times of our KEEPALIVEs not answered yet (client role, for the round-trip time). */
+  private keepaliveTimes: number[] = [];
   /** Waiting until keepalivesAnswered reaches this (0: not waiting). */
   private windowProbe = 0;
   private windowUsed = 0;
@@ -198,8 +202,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.keepalive = new KeepaliveManager({
       sendKeepalive: () => {
         // Straight to the socket (between whole frames): never held back by pacing or the window.
-        this.keepalivesSent++;
-        this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
+        this.sendOwnKeepalive();
       },
       expired: (kind, afterMs) => {
         this.close(
@@ -354,6 +357,13 @@ export class Session extends EventEmitter<SessionEvents> {
     return n;
   }
 
+  /** Client role: a KEEPALIVE of ours (periodic, or an ack-window probe). */
+  private sendOwnKeepalive(): void {
+    this.keepalivesSent++;
+    if (this.keepaliveTimes.length < 64) this.keepaliveTimes.push(Date.now());
+    this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
+  }
+
   private writeNow(data: Buffer, type: number): void {
     this.countOut(type, 1);
     this.stats.bytesOut += data.length;
@@ -372,10 +382,9 @@ export class Session extends EventEmitter<SessionEvents> {
     this.windowUsed += sent;
     if (!this.queue.empty && window - this.windowUsed < this.queue.firstFrameSize()) {
       // Window full: probe, and wait for the reply.
-      this.keepalivesSent++;
+      this.sendOwnKeepalive();
       this.windowProbe = this.keepalivesSent;
       this.windowUsed = 0;
-      this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
     } else if (pacer !== undefined && !this.queue.empty) {
       this.schedulePaced(pacer);
     }
@@ -587,6 +596,8 @@ export class Session extends EventEmitter<SessionEvents> {
 
   private keepaliveAnswered(): void {
     this.keepalivesAnswered++;
+    const sentAt = this.keepaliveTimes.shift();
+    if (sentAt !== undefined) this.handler.onKeepaliveRtt?.(this, Date.now() - sentAt);
     if (this.windowProbe > 0 && this.keepalivesAnswered >= this.windowProbe) {
       this.windowProbe = 0;
       if (!this.queue.empty) this.flush();

@@ -8,6 +8,10 @@
 import { HEADER_SIZE, MessageType, PROTOCOL_VERSION, WireNextHopType } from './messages.js';
 import { varintSize, writeVarint } from './protobuf.js';
 
+/**
+ * Module-level scratch buffer of canonicalRouteKey: the key is assembled here and copied out as a
+ * string before the function returns, so sharing it is safe (single-threaded, not re-entrant).
+ */
 const scratch = Buffer.alloc(128);
 
 export function canonicalRouteKey(
@@ -114,4 +118,19 @@ export function updateFrame(key: string, remove: boolean): Buffer {
   const buf = Buffer.allocUnsafe(updateFrameSize(key, remove));
   writeUpdateFrame(buf, 0, key, remove);
   return buf;
+}
+
+/**
+ * Identity of (vni, destination) of a route key: the key up to the end of its destination field.
+ * For ECMP grouping and loop prevention; canonical like the key itself.
+ */
+export function destinationKeyOf(key: string): string {
+  let p = 0;
+  if (key.charCodeAt(0) === 0x10) {
+    p = 1;
+    while (key.charCodeAt(p) >= 0x80) p++;
+    p++;
+  }
+  // key[p] is the destination's tag (0x1a); its length always fits one byte (at most 22).
+  return key.slice(0, p + 2 + key.charCodeAt(p + 1));
 }

@@ -34,6 +34,8 @@ export class RawPeer {
    */
   readonly view = new Set<string>();
   readonly viewErrors: string[] = [];
+  /** Answer every KEEPALIVE received (as a server does). */
+  answerKeepalives = false;
   error: Error | undefined;
   private readonly decoder = new FrameDecoder();
   private cursor = 0;
@@ -51,6 +53,8 @@ export class RawPeer {
           if (m.type === 'UPDATE') {
             this.updateCount++;
             this.applyToView(m);
+          } else if (m.type === 'KEEPALIVE' && this.answerKeepalives) {
+            this.send(encodeKeepalive());
           }
           this.received.push(m);
         });

@@ -26,7 +26,12 @@ describe('examples stay runnable', () => {
       timeout: 20000,
     });
     assert.match(stdout, /agent: \+ VNI 100 10\.0\.7\.0\/24 via 2001:db8::7\n/);
-    assert.match(stdout, /still held: 1 route\(s\), state PartiallyConnected\n/);
+    assert.match(stdout, /route reported by 2 servers; stopping server 1\n/);
+    assert.match(stdout, /agent: 1 route\(s\) stale for server \[::1\]:\d+\n/);
+    assert.match(
+      stdout,
+      /still held: VNI 100 10\.0\.7\.0\/24 via 2001:db8::7, carried by 2 servers\n/,
+    );
     assert.doesNotMatch(stdout, /agent: - /);
   });
 });

@@ -4,9 +4,10 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
 import { Backoff } from '../../src/client/backoff.js';
-import { route } from '../../src/model/route.js';
+import { nextHop, route } from '../../src/model/route.js';
 import { destinationKey, routeKey } from '../../src/model/wire-route.js';
-import { ClientRoutes, type HandlerCall } from '../../src/routing/client-routes.js';
+import { AddResult, ClientRoutes } from '../../src/routing/client-routes.js';
+import { destinationKeyOf } from '../../src/wire/route-key.js';
 
 const routes = [
   route('10.0.0.0/24', '2001:db8::1'),
@@ -14,114 +15,146 @@ const routes = [
   route('10.0.1.0/24', '2001:db8::1'),
 ];
 
-/** Applies handler calls to a multiset, failing on a duplicate add or a remove of nothing. */
-function apply(held: Map<string, number>, calls: HandlerCall[]): void {
-  for (const c of calls) {
-    const k = `${String(c.vni)} ${routeKey(c.vni, c.route)}`;
-    const n = held.get(k) ?? 0;
-    if (c.action === 'add') {
-      assert.equal(n, 0, 'duplicate addRoute');
-      held.set(k, 1);
+/** A ClientRoutes whose handler calls are applied to a set, failing on a duplicate or a stray. */
+function tracked(): { cr: ClientRoutes; held: Set<string>; calls: string[] } {
+  const held = new Set<string>();
+  const calls: string[] = [];
+  const cr = new ClientRoutes((action, vni, key) => {
+    const k = `${String(vni)} ${key}`;
+    calls.push(`${action} ${k}`);
+    if (action === 'add') {
+      assert.ok(!held.has(k), 'duplicate addRoute');
+      held.add(k);
     } else {
-      assert.equal(n, 1, 'removeRoute of a route not held');
-      held.delete(k);
+      assert.ok(held.delete(k), 'removeRoute of a route not held');
     }
-  }
+  });
+  return { cr, held, calls };
 }
 
-describe('ClientRoutes (HA dedup + loop prevention)', () => {
+describe('ClientRoutes (HA dedup, graceful restart, loop prevention)', () => {
   it('hands a route over once for two servers and takes it back with the last one', () => {
-    const cr = new ClientRoutes();
-    const r = routes[0];
-    assert.ok(r);
-    const key = routeKey(1, r);
-    const dest = destinationKey(1, r);
-    assert.equal(cr.addOrigin(0, key, 1, r, dest).length, 1);
-    assert.equal(cr.addOrigin(1, key, 1, r, dest).length, 0);
-    assert.equal(cr.removeOrigin(0, key).length, 0);
-    assert.deepEqual(cr.removeOrigin(1, key), [{ action: 'remove', vni: 1, route: r }]);
+    const { cr, calls } = tracked();
+    const key = routeKey(1, routes[0] ?? route('0.0.0.0/0', '::1'));
+    const dest = destinationKeyOf(key);
+    assert.equal(cr.add(0, key, 1, dest), AddResult.NEW);
+    assert.equal(cr.add(1, key, 1, dest), AddResult.KNOWN);
+    cr.removeFresh(0, key);
+    assert.equal(calls.length, 1);
+    cr.removeFresh(1, key);
+    assert.deepEqual(calls, [`add 1 ${key}`, `remove 1 ${key}`]);
     assert.equal(cr.size, 0);
   });
 
-  it('keeps the invariant under any sequence of server reports and own announcements', () => {
-    const op = fc.oneof(
-      fc.record({
-        kind: fc.constant('add' as const),
-        server: fc.nat({ max: 2 }),
-        r: fc.nat({ max: 2 }),
-      }),
-      fc.record({
-        kind: fc.constant('remove' as const),
-        server: fc.nat({ max: 2 }),
-        r: fc.nat({ max: 2 }),
-      }),
-      fc.record({
-        kind: fc.constant('lost' as const),
-        server: fc.nat({ max: 2 }),
-        r: fc.constant(0),
-      }),
-      fc.record({
-        kind: fc.constant('announce' as const),
-        server: fc.constant(0),
-        r: fc.nat({ max: 2 }),
-      }),
-      fc.record({
-        kind: fc.constant('withdraw' as const),
-        server: fc.constant(0),
-        r: fc.nat({ max: 2 }),
-      }),
-    );
+  it('keeps a stale route until its server re-sends it (no call) or drops it', () => {
+    const { cr, calls } = tracked();
+    const [k0, k1] = routes.map((r) => routeKey(1, r));
+    assert.ok(k0 !== undefined && k1 !== undefined);
+    cr.add(0, k0, 1, destinationKeyOf(k0));
+    cr.add(0, k1, 1, destinationKeyOf(k1));
+    cr.markStale(0, k0);
+    cr.markStale(0, k1);
+    assert.equal(cr.stale, 2);
+    assert.equal(cr.isStale(k0), true);
+    assert.equal(cr.add(0, k0, 1, destinationKeyOf(k0)), AddResult.CONFIRMED);
+    assert.equal(cr.stale, 1);
+    cr.dropStale(0, k1);
+    assert.equal(cr.stale, 0);
+    assert.deepEqual(calls, [`add 1 ${k0}`, `add 1 ${k1}`, `remove 1 ${k1}`]);
+    assert.equal(cr.delivered().length, 1);
+  });
+
+  it('keeps the invariant under any sequence of reports, lost sessions, re-syncs and announcements', () => {
+    const op = fc.record({
+      kind: fc.constantFrom(
+        'add',
+        'add',
+        'remove',
+        'lost',
+        'resync',
+        'expire',
+        'announce',
+        'withdraw',
+      ),
+      server: fc.nat({ max: 2 }),
+      r: fc.nat({ max: 2 }),
+    });
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-        const cr = new ClientRoutes();
-        const held = new Map<string, number>();
-        const perServer = [new Set<string>(), new Set<string>(), new Set<string>()];
+      fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+        const { cr, held } = tracked();
+        const fresh = [new Set<string>(), new Set<string>(), new Set<string>()];
+        const stale = [new Set<string>(), new Set<string>(), new Set<string>()];
         const announced = new Set<number>();
         for (const o of ops) {
           const r = routes[o.r];
-          const server = perServer[o.server];
-          assert.ok(r && server);
+          const f = fresh[o.server];
+          const st = stale[o.server];
+          assert.ok(r && f && st);
           const key = routeKey(1, r);
-          const dest = destinationKey(1, r);
+          const dest = destinationKeyOf(key);
           switch (o.kind) {
             case 'add':
-              if (!server.has(key)) {
-                server.add(key);
-                apply(held, cr.addOrigin(o.server, key, 1, r, dest));
+              if (!f.has(key)) {
+                f.add(key);
+                const was = st.delete(key);
+                assert.equal(cr.add(o.server, key, 1, dest) === AddResult.CONFIRMED, was);
               }
               break;
             case 'remove':
-              if (server.delete(key)) apply(held, cr.removeOrigin(o.server, key));
+              if (f.delete(key)) cr.removeFresh(o.server, key);
               break;
             case 'lost':
-              apply(held, cr.removeServer(o.server, [...server]));
-              server.clear();
+              for (const k of f) {
+                cr.markStale(o.server, k);
+                st.add(k);
+              }
+              f.clear();
+              break;
+            case 'resync':
+            case 'expire':
+              for (const k of st) cr.dropStale(o.server, k);
+              st.clear();
               break;
             case 'announce':
               if (!announced.has(o.r)) {
                 announced.add(o.r);
-                apply(held, cr.announce(dest));
+                cr.announce(dest);
               }
               break;
             case 'withdraw':
-              if (announced.delete(o.r)) apply(held, cr.withdraw(dest));
+              if (announced.delete(o.r)) cr.withdraw(dest);
               break;
           }
-          // Invariant: held = routes some server reports whose destination we do not announce.
-          const ownDests = new Set([...announced].map((i) => destinationKey(1, routes[i] ?? r)));
-          const expected = new Set<string>();
-          for (const s of perServer) {
-            for (const k of s) {
-              const rr = routes.find((x) => routeKey(1, x) === k);
-              if (rr && !ownDests.has(destinationKey(1, rr))) expected.add(`1 ${k}`);
-            }
+          // Invariant: held = routes some server carries, fresh or stale, whose destination we
+          // do not announce; stale = carried only by stale copies.
+          const ownDests = new Set(
+            [...announced].map((i) => destinationKeyOf(routeKey(1, routes[i] ?? r))),
+          );
+          const carried = new Set([...fresh, ...stale].flatMap((x) => [...x]));
+          const expected = [...carried].filter((k) => !ownDests.has(destinationKeyOf(k)));
+          assert.deepEqual([...held].sort(), expected.map((k) => `1 ${k}`).sort());
+          assert.equal(cr.delivered().length, expected.length);
+          const freshAll = new Set(fresh.flatMap((x) => [...x]));
+          assert.equal(cr.stale, [...carried].filter((k) => !freshAll.has(k)).length);
+          for (const h of cr.delivered()) {
+            assert.equal(h.stale, !freshAll.has(h.key));
           }
-          assert.deepEqual([...held.keys()].sort(), [...expected].sort());
-          assert.equal(cr.delivered().length, expected.size);
         }
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('destination identity is canonical (2001:DB8::/48 is 2001:db8::/48)', () => {
+    // Hand-built, not through parseDestination (which canonicalises the text itself).
+    const a = {
+      destination: { family: 6, address: '2001:DB8:0::', prefixLength: 48 },
+      nextHop: { ...nextHop('2001:db8::1'), address: '2001:DB8::1' },
+    } as const;
+    const b = route('2001:db8::/48', '2001:db8::2');
+    assert.equal(destinationKey(1, a), destinationKey(1, b));
+    assert.equal(destinationKeyOf(routeKey(1, a)), destinationKeyOf(routeKey(1, b)));
+    assert.notEqual(destinationKeyOf(routeKey(1, a)), destinationKeyOf(routeKey(2, a)));
   });
 });
 
