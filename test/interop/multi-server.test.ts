@@ -12,7 +12,10 @@ import { requirePeers, PEER_BUILD_TIMEOUT_MS, warmPeers } from './helpers/peers.
 import { lines, makeRoute, routeLine, type VniRoute } from './helpers/routes.js';
 import { RustClient } from './helpers/rust.js';
 import { startTsServer, TsClient } from './helpers/tsbond.js';
-import { delay } from './helpers/wait.js';
+import { delay, pollUntil } from './helpers/wait.js';
+
+/** The HA client's graceful-restart hold time here (default 60 s), seconds. */
+const HA_HOLD_TIME_S = 3;
 
 const TEST_TIMEOUT_MS = 120_000;
 
@@ -88,6 +91,7 @@ describe('tsbond client connected to a Go server and a tsbond server at once', (
       const ha = TsClient.connect(t, [goServer.address, tsServer.address], {
         keepalive: CLIENT_KA,
         subscribe: [100],
+        holdTime: HA_HOLD_TIME_S,
       });
       await ha.waitEstablished(5000);
       await ha.waitHeld(lines([onlyGo, shared, onlyTs, onlyRust]), 10_000, 'snapshots');
@@ -212,12 +216,24 @@ describe('tsbond client connected to a Go server and a tsbond server at once', (
         },
       );
 
-      await t.test('the tsbond server goes away: its routes are removed, once each', async () => {
-        await tsServer.stop();
-        await ha.waitHeld([], 10_000, 'everything removed');
-        for (const r of [shared, onlyTs, onlyRust]) assert.equal(calls(ha, 'remove', r), 1);
-        assert.equal(ha.client.state.kind, 'PartiallyConnected');
-      });
+      await t.test(
+        'the tsbond server goes away: its routes stay for the hold time, then go, once each',
+        async () => {
+          const before = ha.rec.calls.length;
+          const stopped = Date.now();
+          await tsServer.stop();
+          await pollUntil(
+            'stale',
+            () => (ha.client.staleRouteCount === 3 ? true : undefined),
+            10_000,
+          );
+          assert.deepEqual(ha.rec.calls.slice(before), [], 'nothing removed before the hold time');
+          await ha.waitHeld([], 10_000, 'everything removed when the hold time ended');
+          assert.ok(Date.now() - stopped >= HA_HOLD_TIME_S * 1000 - 100);
+          for (const r of [shared, onlyTs, onlyRust]) assert.equal(calls(ha, 'remove', r), 1);
+          assert.equal(ha.client.state.kind, 'PartiallyConnected');
+        },
+      );
     },
   );
 });

@@ -390,24 +390,36 @@ async function clientScenario(t: TestContext, flavour: Flavour): Promise<void> {
   await t.test(
     'server restart: Go, rustbond and tsbond clients reconnect and converge',
     async () => {
+      const tsHeld = ts.held();
+      const tsCalls = ts.rec.calls.length;
       await server.stop();
-      // Everyone loses what the server gave them...
+      // Go and rustbond clients lose what the server gave them; tsbond keeps it (graceful
+      // restart: stale for the hold time, no removeRoute)...
       await go.waitRoutes(
         'routes dropped when the server went away',
         (r) => r.length === 0,
         10_000,
       );
       await rust.waitHeld([], 10_000, 'routes dropped when the server went away');
-      await ts.waitHeld([], 10_000, 'routes dropped when the server went away');
+      await pollUntil(
+        'tsbond routes stale',
+        () => (ts.client.receivedRoutes().every((r) => r.stale) ? true : undefined),
+        10_000,
+      );
+      assert.deepEqual(ts.held(), tsHeld);
       // ...and gets it back from a new server on the same port (Go retries after 5-9 s, rustbond
       // after 5-10 s, tsbond within 1 s here).
       await server.start();
+      await go.waitEstablished(addr, 2, 15_000); // reconnected (its log is followed every 25 ms)
+      await rust.proc.until(() => rust.establishedCount() >= 2, 15_000, 'rustbond reconnected');
       await converge(members, 25_000, 'everyone re-synced with the restarted server');
+      // The settle rule (no SYNCED from Go or rustbond): 2 s quiet, 15 s after re-establishing.
+      await ts.client.waitSynced(undefined, { timeoutMs: 30_000 });
+      assert.equal(ts.client.staleRouteCount, 0);
       assert.equal(ts.client.serverStates()[0]?.state, 'ESTABLISHED');
       assert.ok((ts.client.serverStates()[0]?.connects ?? 0) >= 2, 'tsbond client reconnected');
-      await go.waitEstablished(addr, 2, 2000); // reconnected (its log is followed every 25 ms)
-      // (the driver reports state changes from a 100 ms poll, after the routes may have arrived)
-      await rust.proc.until(() => rust.establishedCount() >= 2, 2000, 'rustbond reconnected');
+      // No removal and no re-add for the routes that survived the restart.
+      assert.deepEqual(ts.rec.calls.slice(tsCalls), []);
     },
   );
 

@@ -12,7 +12,7 @@ import { requirePeers, PEER_BUILD_TIMEOUT_MS, warmPeers } from './helpers/peers.
 import { lines, makeRoute } from './helpers/routes.js';
 import { RustClient } from './helpers/rust.js';
 import { startTsServer, TsClient } from './helpers/tsbond.js';
-import { delay } from './helpers/wait.js';
+import { delay, pollUntil } from './helpers/wait.js';
 
 const TEST_TIMEOUT_MS = 180_000;
 
@@ -206,22 +206,42 @@ describe('tsbond server with Go, rustbond and tsbond clients', () => {
         async () => {
           const port = server.port;
           const goBefore = go1.establishedCount(addr);
+          const tsHeld = ts1.held();
+          const tsCalls = ts1.rec.calls.length;
           await server.stop();
-          // Everyone loses what the server gave them...
+          // Go and rustbond clients lose what the server gave them; tsbond keeps it (graceful
+          // restart: stale for the hold time, no removeRoute)...
           await go1.waitRoutes(
             'routes dropped when the server went away',
             (r) => r.length === 0,
             10_000,
           );
           await rust1.waitHeld([], 10_000, 'routes dropped when the server went away');
-          await ts1.waitHeld([], 10_000, 'routes dropped when the server went away');
+          await pollUntil(
+            'tsbond routes stale',
+            () => (ts1.client.receivedRoutes().every((r) => r.stale) ? true : undefined),
+            10_000,
+          );
+          assert.deepEqual(ts1.held(), tsHeld);
           // ...and gets it back from a new server on the same port (Go retries after 5-9 s,
-          // rustbond after 5-10 s, tsbond within 1 s here).
-          server = await startTsServer(t, { keepalive: SERVER_KA }, `[::1]:${String(port)}`);
+          // rustbond after 5-10 s, tsbond within 1 s here). The sync delay holds SYNCED back
+          // until the others had time to reconnect and announce again.
+          server = await startTsServer(
+            t,
+            { keepalive: SERVER_KA, syncDelayMs: 12_000 },
+            `[::1]:${String(port)}`,
+          );
+          await go1.waitEstablished(addr, goBefore + 1, 15_000); // reconnected (log followed every 25 ms)
+          await rust1.proc.until(
+            () => rust1.establishedCount() >= 2,
+            15_000,
+            'rustbond reconnected',
+          );
           await converge(members, 25_000, 'everyone re-synced with the restarted server');
-          await go1.waitEstablished(addr, goBefore + 1, 2000); // reconnected (log followed every 25 ms)
-          // (the driver reports state changes from a 100 ms poll, after the routes may have arrived)
-          await rust1.proc.until(() => rust1.establishedCount() >= 2, 2000, 'rustbond reconnected');
+          await ts1.client.waitSynced(undefined, { timeoutMs: 20_000 });
+          assert.equal(ts1.client.staleRouteCount, 0);
+          // No removal and no re-add for the routes that survived the restart.
+          assert.deepEqual(ts1.rec.calls.slice(tsCalls), []);
           assert.equal(server.server.peers().length, members.length);
         },
       );

@@ -91,6 +91,7 @@ describe('bytes on the wire', () => {
       const raw = await rawServer(t);
       const c = TsClient.connect(t, [`[::1]:${String(raw.port)}`], {
         keepalive: 5,
+        extensions: false, // Go's exact bytes (the extension HELLO is checked below)
         subscribe,
         announce: adds.map(goldenRoute),
       });
@@ -140,10 +141,16 @@ describe('bytes on the wire', () => {
     { timeout: TEST_TIMEOUT_MS },
     async (t) => {
       const raw = await rawServer(t);
-      TsClient.connect(t, [`[::1]:${String(raw.port)}`], { keepalive: 300 });
+      TsClient.connect(t, [`[::1]:${String(raw.port)}`], { keepalive: 300, extensions: false });
       const p = await raw.nextPeer(0);
       const [hello] = await exactly(p, 1, 'HELLO');
       assert.equal(hello, vectors.find((v) => v.id === 'hello-300-false')?.frame);
+      // With the extensions (the default), the same frame plus field 1000 = 7 (`c0 3e 07`).
+      const raw2 = await rawServer(t);
+      TsClient.connect(t, [`[::1]:${String(raw2.port)}`], { keepalive: 300 });
+      const p2 = await raw2.nextPeer(0);
+      const [hello2] = await exactly(p2, 1, 'HELLO with features');
+      assert.equal(hello2, '010006' + '0108ac02' + 'c03e07');
     },
   );
 
@@ -262,7 +269,12 @@ describe('bytes on the wire', () => {
       const ts = await capture(
         (addr) =>
           Promise.resolve(
-            TsClient.connect(t, [addr], { keepalive: 5, subscribe: [100, 23], announce: routes }),
+            TsClient.connect(t, [addr], {
+              keepalive: 5,
+              extensions: false,
+              subscribe: [100, 23],
+              announce: routes,
+            }),
           ),
         2 + routes.length,
       );
@@ -285,6 +297,7 @@ describe('bytes on the wire', () => {
           Promise.resolve(
             TsClient.connect(t, [addr], {
               keepalive: 5,
+              extensions: false,
               subscribe: [100],
               announce: withTargetVni,
             }),
@@ -402,6 +415,7 @@ describe('tsbond never triggers the known bugs of the reference peers', () => {
       const raw = await rawServer(t);
       TsClient.connect(t, [`[::1]:${String(raw.port)}`], {
         keepalive: 5,
+        extensions: false,
         backoffMinMs: 50,
         backoffMaxMs: 100,
       });

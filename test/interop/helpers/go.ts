@@ -72,6 +72,13 @@ abstract class GoPeer {
     return fetchGoRoutes(this.httpPort);
   }
 
+  /** "Received Route" log lines so far (cheaper to poll than /routes.json for big tables). */
+  receivedRouteLines(): number {
+    let n = 0;
+    for (const l of this.proc.lines) if (l.text.includes('msg="Received Route')) n++;
+    return n;
+  }
+
   /** Lines that show a client session reset (empty when everything stayed up). */
   resets(): string[] {
     return this.proc.matching(GO_RESET_RE).map((l) => l.text);
