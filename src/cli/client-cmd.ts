@@ -2,7 +2,11 @@
 
 import { Command, InvalidArgumentError as CommanderArgError } from 'commander';
 
-import { MetalBondClient } from '../client/client.js';
+import {
+  DEFAULT_HOLD_TIME_SECONDS,
+  DEFAULT_MAX_HANDLER_CALLS,
+  MetalBondClient,
+} from '../client/client.js';
 import { MetalBondError } from '../errors.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
 import { parseVni } from '../model/route.js';
@@ -13,6 +17,8 @@ import {
   onSignals,
   pacingFrom,
   pacingOptions,
+  parseCount,
+  parseDuration,
   parseSeconds,
   type LogFlags,
 } from './common.js';
@@ -26,6 +32,9 @@ interface ClientFlags extends LogFlags {
   keepalive: number;
   window: number;
   pacing: number | false;
+  extensions: boolean;
+  holdTime: number;
+  maxHandlerCalls: number;
 }
 
 function argParser<T>(parse: (s: string) => T): (value: string, previous: T[] | undefined) => T[] {
@@ -72,8 +81,20 @@ export function clientCommand(): Command {
     )
     .option('--keepalive <seconds>', 'keepalive interval offered to servers', parseSeconds, 5);
   cmd.option(
+    '--hold-time <seconds>',
+    'graceful restart: keep the routes of a lost server this long for it to come back and re-send them (0: remove at once, as Go MetalBond does)',
+    parseDuration,
+    DEFAULT_HOLD_TIME_SECONDS,
+  );
+  cmd.option(
+    '--max-handler-calls <n>',
+    'route handler calls in flight (kernel operations) before reading from servers pauses',
+    parseCount,
+    DEFAULT_MAX_HANDLER_CALLS,
+  );
+  cmd.option(
     '--window <bytes>',
-    'bytes in flight to a server before waiting for a KEEPALIVE round trip',
+    'towards Go MetalBond and rustbond servers: bytes in flight before waiting for a KEEPALIVE round trip',
     (v) => {
       if (!/^[0-9]+$/.test(v) || Number(v) < 2048)
         throw new CommanderArgError('must be a whole number of bytes >= 2048');
@@ -102,6 +123,9 @@ export function clientCommand(): Command {
         keepalive: flags.keepalive,
         windowBytes: flags.window,
         pacing: pacingFrom(flags.pacing),
+        extensions: flags.extensions,
+        holdTime: flags.holdTime,
+        maxHandlerCalls: flags.maxHandlerCalls,
         subscribe: vnis,
         announce: flags.announce,
         logger: log,

@@ -27,12 +27,12 @@ export function loggerFrom(flags: LogFlags): Logger {
   });
 }
 
-/** `--pacing <bytes/s>` and `--no-pacing`. */
+/** `--pacing <bytes/s>`, `--no-pacing` and `--no-extensions`. */
 export function pacingOptions(): Option[] {
   return [
     new Option(
       '--pacing <bytesPerSecond>',
-      'pace writes to each peer (Go MetalBond peers reset when 64 KiB behind)',
+      'pace writes to peers that do not reassemble the stream (Go MetalBond, rustbond: Go resets when 64 KiB behind); tsbond peers are never paced',
     )
       .argParser((v) => {
         if (!/^[0-9]+$/.test(v) || Number(v) < 1)
@@ -42,7 +42,11 @@ export function pacingOptions(): Option[] {
       .default(DEFAULT_PACING.bytesPerSecond),
     new Option(
       '--no-pacing',
-      'write as fast as the sockets take it (peers that reassemble the stream only)',
+      'no pacing towards Go MetalBond and rustbond peers either (safe only without Go peers)',
+    ),
+    new Option(
+      '--no-extensions',
+      'behave as a plain MetalBond peer: no feature bits in HELLO, no SYNCED, no REFUSED',
     ),
   ];
 }
@@ -55,6 +59,22 @@ export function pacingFrom(flag: number | false): PacingOptions | false {
 export function parseSeconds(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1 || Number(value) > 0xffffffff) {
     throw new CommanderArgError('must be a whole number of seconds >= 1');
+  }
+  return Number(value);
+}
+
+/** Seconds >= 0, fractions allowed (`--hold-time 0`, `--sync-delay 2.5`). */
+export function parseDuration(value: string): number {
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || Number(value) > 86_400) {
+    throw new CommanderArgError('must be a number of seconds from 0 to 86400');
+  }
+  return Number(value);
+}
+
+/** A whole number >= 1. */
+export function parseCount(value: string): number {
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1) {
+    throw new CommanderArgError('must be a whole number >= 1');
   }
   return Number(value);
 }

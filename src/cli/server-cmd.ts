@@ -2,7 +2,7 @@
 
 import { Command } from 'commander';
 
-import { DEFAULT_LISTEN } from '../server/config.js';
+import { DEFAULT_LISTEN, DEFAULT_SYNC_DELAY_MS } from '../server/config.js';
 import { MetalBondServer } from '../server/server.js';
 import {
   fail,
@@ -11,6 +11,7 @@ import {
   onSignals,
   pacingFrom,
   pacingOptions,
+  parseDuration,
   parseSeconds,
   type LogFlags,
 } from './common.js';
@@ -19,19 +20,29 @@ interface ServerFlags extends LogFlags {
   listen: string;
   keepalive: number;
   pacing: number | false;
+  extensions: boolean;
+  syncDelay: number;
 }
 
 export function serverCommand(): Command {
   const cmd = new Command('server')
     .description('run a MetalBond route server')
     .option('-l, --listen <addr>', 'listen address', DEFAULT_LISTEN)
-    .option('--keepalive <seconds>', 'keepalive interval offered to peers', parseSeconds, 5);
+    .option('--keepalive <seconds>', 'keepalive interval offered to peers', parseSeconds, 5)
+    .option(
+      '--sync-delay <seconds>',
+      'hold SYNCED back this long after start, so reconnecting announcers are in the view first',
+      parseDuration,
+      DEFAULT_SYNC_DELAY_MS / 1000,
+    );
   for (const o of [...pacingOptions(), ...logOptions()]) cmd.addOption(o);
   cmd.action(async (flags: ServerFlags) => {
     const log = loggerFrom(flags);
     const server = await MetalBondServer.start(flags.listen, {
       keepalive: flags.keepalive,
       pacing: pacingFrom(flags.pacing),
+      extensions: flags.extensions,
+      syncDelayMs: flags.syncDelay * 1000,
       logger: log,
     }).catch(fail);
     onSignals(() => server.shutdown(), log);

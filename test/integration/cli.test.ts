@@ -105,6 +105,22 @@ describe('tsbond CLI', () => {
     assert.match(r2.stderr[0] ?? '', /unknown option '--bogus'/);
   });
 
+  it('extension flags are validated and shown in --help', async (t) => {
+    const help = tsbond(t, ['server', '--help']);
+    assert.equal(await help.exited, 0);
+    for (const f of ['--sync-delay', '--no-extensions', '--pacing', '--no-pacing'])
+      assert.ok(help.stdout.join('\n').includes(f), f);
+    const chelp = tsbond(t, ['client', '--help']);
+    assert.equal(await chelp.exited, 0);
+    for (const f of ['--hold-time', '--no-extensions', '--max-handler-calls'])
+      assert.ok(chelp.stdout.join('\n').includes(f), f);
+    const bad = tsbond(t, ['client', '-s', '[::1]:4711', '--hold-time', '-1']);
+    assert.equal(await bad.exited, 2);
+    assert.match(bad.stderr.join('\n'), /--hold-time.*must be a number of seconds from 0/);
+    const bad2 = tsbond(t, ['server', '--sync-delay', 'soon']);
+    assert.equal(await bad2.exited, 2);
+  });
+
   it('a bad announcement string is refused naming the bad part (exit 2)', async (t) => {
     const r = tsbond(t, ['client', '-s', '[::1]:4711', '-a', '100#10.0.0.0/24@2001:db8::1#nat#5']);
     assert.equal(await r.exited, 2);
@@ -179,6 +195,12 @@ describe('tsbond CLI', () => {
       route('10.0.1.0/24', '2001:db8::1').nextHop,
     );
     await r.waitLine('stdout', /^\[-\] VNI 100: 10\.0\.1\.0\/24 via 2001:db8::1 \(STANDARD\)$/);
+    // The subscription is synced (SYNCED from the tsbond server) and logged as such.
+    const synced = JSON.parse(await r.waitLine('stderr', /subscription synced/)) as {
+      vni: number;
+      via: string;
+    };
+    assert.deepEqual([synced.vni, synced.via], [100, 'marker']);
     assert.equal(server.subscribers(100).length, 2);
     r.proc.kill('SIGINT');
     assert.equal(await r.exited, 0);
