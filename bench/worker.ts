@@ -6,9 +6,13 @@
 
 import { FanoutFrames, TableFrames, probeFrame } from './lib/frames.js';
 import {
+  emptyGroup,
   isRequest,
   type Command,
   type ConnCounts,
+  type ConnDetail,
+  type GroupAcc,
+  type StormOutcome,
   type Reply,
   type WaitSpec,
   type WorkerEvent,
@@ -51,7 +55,13 @@ class Publisher {
     readonly c: RawConn,
     readonly f: FanoutFrames,
     readonly phase: number,
+    /** Stop after this many updates (whole batches; 0 = no limit). */
+    readonly limit: number,
   ) {}
+
+  private limited(extra: number): boolean {
+    return this.limit > 0 && this.sent + extra > this.limit;
+  }
 
   get sent(): number {
     return this.sentAdds + this.sentRemoves;
@@ -79,7 +89,14 @@ class Publisher {
       return;
     }
     const pairBytes = (this.f.blockStart[2] ?? 0) - (this.f.blockStart[0] ?? 0);
-    const pairs = Math.max(1, Math.floor(UNPACED_WRITE_BYTES / Math.max(1, pairBytes)));
+    let pairs = Math.max(1, Math.floor(UNPACED_WRITE_BYTES / Math.max(1, pairBytes)));
+    if (this.limit > 0) {
+      pairs = Math.min(pairs, Math.floor((this.limit - this.sent) / (2 * this.f.batch)));
+      if (pairs <= 0) {
+        this.finish();
+        return;
+      }
+    }
     if (this.writeBlocks(2 * pairs)) setImmediate(this.pump);
     else {
       this.c.socket.once('drain', this.pump);
@@ -103,6 +120,8 @@ class Publisher {
     }
     if (this.waitingDrain) return;
     while (this.sent + batch <= due + this.phase * batch) {
+      // A new batch only when its withdrawal fits the limit too.
+      if (this.next % 2 === 0 && this.limited(2 * batch)) return;
       if (!this.writeBlocks(1)) {
         this.waitingDrain = true;
         this.c.socket.once('drain', () => {
@@ -176,21 +195,49 @@ async function stopFanout(): Promise<void> {
 
 // ---- stats ----
 
+const groupOf = new Map<string, string>();
+
 function stats(): WorkerStats {
-  let adds = 0;
-  let removes = 0;
-  let min = Infinity;
-  let max = 0;
-  let last = 0;
-  let lost = 0;
+  const total = emptyGroup();
+  const groups: Record<string, GroupAcc> = {};
+  const sentBy = new Map<RawConn, Publisher>();
+  for (const p of publishers) sentBy.set(p.c, p);
   for (const c of conns.values()) {
-    const k = c.counter;
-    adds += k.adds;
-    removes += k.removes;
-    min = Math.min(min, k.adds + k.removes);
-    max = Math.max(max, k.adds + k.removes);
-    last = Math.max(last, c.lastUpdateAt);
-    if (c.lost !== undefined) lost++;
+    const name = groupOf.get(c.id) ?? 'all';
+    const g = (groups[name] ??= emptyGroup());
+    for (const x of [total, g]) {
+      const k = c.counter;
+      x.conns++;
+      x.adds += k.adds;
+      x.removes += k.removes;
+      x.minPerConn =
+        x.conns === 1 ? k.adds + k.removes : Math.min(x.minPerConn, k.adds + k.removes);
+      x.maxPerConn = Math.max(x.maxPerConn, k.adds + k.removes);
+      x.lastUpdateAt = Math.max(x.lastUpdateAt, c.lastUpdateAt);
+      if (c.lost !== undefined) x.lost++;
+      x.synced += k.synced;
+      x.refused += k.refused;
+      if (k.adds !== k.removes) x.unbalanced++;
+      const p = sentBy.get(c);
+      if (p !== undefined) {
+        x.ownSentAdds += p.sentAdds;
+        x.ownSentRemoves += p.sentRemoves;
+      }
+      const f =
+        k.hellos === 0
+          ? 'no HELLO'
+          : k.helloFeatures === undefined
+            ? 'none'
+            : String(k.helloFeatures);
+      x.serverFeatures[f] = (x.serverFeatures[f] ?? 0) + 1;
+      if (c.view !== undefined) {
+        x.views++;
+        x.viewSize += c.view.size;
+        x.viewAddPresent += c.view.addPresent;
+        x.viewRemoveAbsent += c.view.removeAbsent;
+        if (x.viewSamples.length < 5) x.viewSamples.push(...c.view.report().samples.slice(0, 2));
+      }
+    }
   }
   let sentAdds = 0;
   let sentRemoves = 0;
@@ -198,18 +245,7 @@ function stats(): WorkerStats {
     sentAdds += p.sentAdds;
     sentRemoves += p.sentRemoves;
   }
-  return {
-    sentAdds,
-    sentRemoves,
-    adds,
-    removes,
-    minPerConn: conns.size === 0 ? 0 : min,
-    maxPerConn: max,
-    lastUpdateAt: last,
-    conns: conns.size,
-    lost,
-    lostReasons: lostReasons.slice(0, 20),
-  };
+  return { ...total, sentAdds, sentRemoves, groups, lostReasons: lostReasons.slice(0, 20) };
 }
 
 function counts(ids: readonly string[]): Record<string, ConnCounts> {
@@ -219,6 +255,53 @@ function counts(ids: readonly string[]): Record<string, ConnCounts> {
     out[id] = { adds: k.adds, removes: k.removes };
   }
   return out;
+}
+
+function details(ids: readonly string[]): Record<string, ConnDetail> {
+  const out: Record<string, ConnDetail> = {};
+  for (const id of ids) {
+    const c = conn(id);
+    const k = c.counter;
+    out[id] = {
+      adds: k.adds,
+      removes: k.removes,
+      synced: k.synced,
+      refused: k.refused,
+      lastSyncedVni: k.lastSyncedVni,
+      serverFeatures: k.helloFeatures,
+      lastUpdateAt: c.lastUpdateAt,
+      subscribedAt: c.subscribedAt,
+      addSum: k.addSum?.value(),
+      removeSum: k.removeSum?.value(),
+      view: c.view?.report(),
+      lost: c.lost,
+    };
+  }
+  return out;
+}
+
+/** Subscribes every listed conn at once; per conn, when it had `adds` ADDs or why not. */
+async function storm(
+  cmd: Extract<Command, { op: 'storm' }>,
+): Promise<Record<string, StormOutcome>> {
+  const list = cmd.ids.map(conn);
+  for (const c of list) c.subscribe(cmd.vni);
+  const outcomes = await Promise.all(
+    list.map(async (c): Promise<[string, StormOutcome]> => {
+      try {
+        const at = await c.waitFor(
+          () => c.counter.adds >= cmd.adds,
+          cmd.timeoutMs,
+          `${String(cmd.adds)} ADDs`,
+          cmd.stallMs,
+        );
+        return [c.id, { completedAt: at }];
+      } catch (e) {
+        return [c.id, { error: e instanceof Error ? e.message : String(e) }];
+      }
+    }),
+  );
+  return Object.fromEntries(outcomes);
 }
 
 // ---- commands ----
@@ -245,7 +328,11 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
             keepalive: cmd.keepalive,
             keepaliveEveryMs: cmd.keepaliveEveryMs,
             timeoutMs: cmd.timeoutMs,
+            features: spec.features,
+            sums: spec.sums,
+            view: spec.view,
           });
+          groupOf.set(spec.id, spec.group ?? 'all');
           c.setLostHandler((x) => {
             lostReasons.push(`${x.id}: ${x.lost ?? ''}`);
             send({ event: 'lost', id: x.id, reason: x.lost ?? '' });
@@ -267,6 +354,7 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
             conn(`c${String(client)}`),
             new FanoutFrames(client, cmd.vni, cmd.batch, cmd.cycle),
             client / cmd.of,
+            cmd.limit,
           ),
       );
       return {};
@@ -303,9 +391,7 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
     }
     case 'reset': {
       for (const id of cmd.ids ?? [...conns.keys()]) {
-        const k = conn(id).counter;
-        k.adds = 0;
-        k.removes = 0;
+        conn(id).counter.resetCounts();
       }
       for (const p of publishers) {
         p.sentAdds = 0;
@@ -334,6 +420,25 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
     }
     case 'stats':
       return { stats: stats() };
+    case 'quiet': {
+      const until = nowMs() + cmd.timeoutMs;
+      for (;;) {
+        const last = Math.max(0, ...cmd.ids.map((id) => conn(id).lastUpdateAt));
+        const now = nowMs();
+        if (now - last >= cmd.ms || now >= until) break;
+        await new Promise((r) =>
+          setTimeout(r, Math.max(10, Math.min(cmd.ms - (now - last), until - now))),
+        );
+      }
+      return { at: nowMs(), counts: counts(cmd.ids) };
+    }
+    case 'details':
+      return { details: details(cmd.ids) };
+    case 'storm': {
+      const startedAt = nowMs();
+      const outcome = await storm(cmd);
+      return { startedAt, at: nowMs(), storm: outcome };
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * The servers under test, each in its own process on [::1] with a free port:
- * - tsbond: bench/tsbond-server-probe.ts (MetalBondServer with the CLI's defaults, IPC probe);
+ * - tsbond: bench/tsbond-server-probe.ts (`tsbond server` itself, default flags unless
+ *   `serverFlags` are given, plus an IPC probe);
  * - go: Go MetalBond v0.5.0 (`.peers/metalbond server`), logging at its default info level;
  * - rust: rustbond 0.1.3's MetalBondServer through our driver (`.peers/rustbond-peer server`);
  * - forwarder: bench/forwarder.ts, the do-nothing ceiling.
@@ -13,7 +14,7 @@ import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 
-import { REPO_ROOT, forkTs, freePort, rssBytes, spawnTracked, waitExit } from './procs.js';
+import { REPO_ROOT, forkTs, freePort, procRss, rssBytes, spawnTracked, waitExit } from './procs.js';
 
 export const SERVER_KINDS = ['tsbond', 'go', 'rust', 'forwarder'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -26,8 +27,10 @@ export const SERVER_LABEL: Record<ServerKind, string> = {
 };
 
 export const HOST = '::1';
-export const GO_BIN = join(REPO_ROOT, '.peers', 'metalbond');
-export const RUST_BIN = join(REPO_ROOT, '.peers', 'rustbond-peer');
+/** Where test/interop/build-peers.sh puts the reference peers (TSBOND_PEERS_DIR, as the tests). */
+export const PEERS_DIR = process.env.TSBOND_PEERS_DIR ?? join(REPO_ROOT, '.peers');
+export const GO_BIN = join(PEERS_DIR, 'metalbond');
+export const RUST_BIN = join(PEERS_DIR, 'rustbond-peer');
 
 export interface MemorySample {
   readonly rss: number;
@@ -42,11 +45,22 @@ export interface RunningServer {
   readonly pid: number;
   readonly host: string;
   readonly port: number;
+  /**
+   * The server's command-line flags beyond listen address and keepalive (tsbond: flags of
+   * `tsbond server`; [] = its defaults).
+   */
+  readonly flags: readonly string[];
+  /** When the server was listening (ms since the epoch). */
+  readonly listeningAt: number;
   memory(): Promise<MemorySample>;
   /** Routes in the server's table, when it can tell. */
   routeCount(): Promise<number | undefined>;
   /** RSS now, and (tsbond) the largest outbound queue of any peer, for sampling under load. */
   sample(): Promise<{ rss: number; maxQueuedBytes?: number | undefined }>;
+  /** tsbond: the server's resolved configuration (JSON); others: undefined. */
+  config(): Promise<unknown>;
+  /** RSS now and its peak so far (VmRSS, VmHWM from /proc/PID/status). */
+  rssNow(): { rss: number; hwm: number } | undefined;
   /** Whether the process is still running. */
   alive(): boolean;
   /** Counted warnings from the server's log (Go), e.g. resets. */
@@ -62,6 +76,8 @@ export interface StartOptions {
   readonly logDir: string;
   /** Go: send its (per-route, info-level) log to /dev/null instead of a file. */
   readonly goLogNull?: boolean | undefined;
+  /** tsbond: flags of `tsbond server` added to the defaults (e.g. ['--no-pacing']). */
+  readonly serverFlags?: readonly string[] | undefined;
 }
 
 export function peerAvailable(kind: ServerKind): boolean {
@@ -135,15 +151,22 @@ async function waitListening(port: number): Promise<void> {
   }
 }
 
-async function listeningMessage(c: ChildProcess, what: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+async function listeningMessage(
+  c: ChildProcess,
+  what: string,
+): Promise<{ port: number; listeningAt: number }> {
+  return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
       reject(new Error(`${what} did not start within 30 s`));
     }, 30_000);
     c.on('message', (m: unknown) => {
       if (typeof m === 'object' && m !== null && (m as { event?: unknown }).event === 'listening') {
         clearTimeout(t);
-        resolve(Number((m as { port?: unknown }).port));
+        const at = (m as { listeningAt?: unknown }).listeningAt;
+        resolve({
+          port: Number((m as { port?: unknown }).port),
+          listeningAt: typeof at === 'number' ? at : Date.now(),
+        });
       }
     });
     c.once('exit', (code) => {
@@ -162,20 +185,28 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
   mkdirSync(o.logDir, { recursive: true });
   const logFile = join(o.logDir, `tsbond-${String(Date.now())}.log`);
   const fd = openSync(logFile, 'w');
+  const serverFlags = [...(o.serverFlags ?? [])];
   const c = forkTs(
     'bench/tsbond-server-probe.ts',
-    ['--listen', `[${HOST}]:0`, '--keepalive', String(o.keepalive)],
+    ['--listen', `[${HOST}]:0`, '--keepalive', String(o.keepalive), ...serverFlags],
     flags,
     ['ignore', 'inherit', fd, 'ipc'],
   );
   closeSync(fd);
-  const port = await listeningMessage(c, 'tsbond server');
+  const { port, listeningAt } = await listeningMessage(c, 'tsbond server');
   const ipc = new IpcClient(c);
   return {
     kind: 'tsbond',
     pid: c.pid ?? 0,
     host: HOST,
     port,
+    flags: serverFlags,
+    listeningAt,
+    rssNow: () => procRss(c.pid ?? 0),
+    async config() {
+      const r = await ipc.request('config');
+      return r.config;
+    },
     async memory() {
       const r = await ipc.request('mem');
       const m = r.memory as NodeJS.MemoryUsage;
@@ -198,7 +229,7 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
       };
     },
     alive: () => alive(c),
-    logSummary: () => countLog(logFile, TSBOND_LOG_PATTERNS),
+    logSummary: () => tsbondLogSummary(logFile),
     async stop() {
       if (!alive(c)) return;
       await ipc.request('shutdown', 20_000).catch(() => undefined);
@@ -209,12 +240,16 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
 
 async function startForwarder(): Promise<RunningServer> {
   const c = forkTs('bench/forwarder.ts', ['--listen', `[${HOST}]:0`]);
-  const port = await listeningMessage(c, 'forwarder');
+  const { port, listeningAt } = await listeningMessage(c, 'forwarder');
   return {
     kind: 'forwarder',
     pid: c.pid ?? 0,
     host: HOST,
     port,
+    flags: [],
+    listeningAt,
+    rssNow: () => procRss(c.pid ?? 0),
+    config: () => Promise.resolve(undefined),
     memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     routeCount: () => Promise.resolve(undefined),
     sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
@@ -261,32 +296,16 @@ async function summarizeLog(file: string, script: string): Promise<Record<string
   });
 }
 
-async function grepCount(pattern: string, file: string): Promise<number> {
-  return new Promise((resolve) => {
-    execFile('grep', ['-c', '-F', pattern, file], (_err, stdout) => {
-      resolve(Number(stdout.trim()) || 0);
-    });
-  });
-}
-
-/** tsbond warnings worth counting (JSON log lines, level >= warn). */
-const TSBOND_LOG_PATTERNS: Record<string, string> = {
-  'slow consumer disconnected': 'slow consumer disconnected',
-  'keepalive timeout': 'keepalive timeout',
-  'invalid UPDATE dropped': 'invalid UPDATE dropped',
-  'peer closed (protocol error or timeout)': '"msg":"peer closed"',
-};
-
-async function countLog(
-  file: string,
-  patterns: Record<string, string>,
-): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const [name, p] of Object.entries(patterns)) {
-    const n = await grepCount(p, file);
-    if (n > 0) out[name] = n;
-  }
-  return out;
+/**
+ * tsbond warnings and errors (pino JSON lines, level >= 40) grouped by message: the server logs
+ * at the CLI's default info level, where every connect and close is a line of its own.
+ */
+async function tsbondLogSummary(file: string): Promise<Record<string, number>> {
+  return summarizeLog(
+    file,
+    `grep -E '"level":(40|50|60)' "$1" | sed -E 's/.*"msg":"([^"]*)".*/\\1/' ` +
+      `| sort | uniq -c | sort -rn | head -n 20`,
+  );
 }
 
 async function startGo(o: StartOptions): Promise<RunningServer> {
@@ -313,6 +332,10 @@ async function startGo(o: StartOptions): Promise<RunningServer> {
     pid: c.pid ?? 0,
     host: HOST,
     port,
+    flags: [],
+    listeningAt: Date.now(),
+    rssNow: () => procRss(c.pid ?? 0),
+    config: () => Promise.resolve(undefined),
     memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     routeCount: () => Promise.resolve(undefined),
     sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
@@ -358,6 +381,10 @@ async function startRust(o: StartOptions): Promise<RunningServer> {
     pid: c.pid ?? 0,
     host: HOST,
     port: p,
+    flags: [],
+    listeningAt: Date.now(),
+    rssNow: () => procRss(c.pid ?? 0),
+    config: () => Promise.resolve(undefined),
     memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     // Printed by the driver every 200 ms when it changes.
     routeCount: () => Promise.resolve(routes),

@@ -235,6 +235,9 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
           timeoutMs + 5000,
         );
         const seconds = ((r.at ?? 0) - (r.startedAt ?? 0)) / 1000;
+        // Quiet for 500 ms (a KEEPALIVE reply may overtake queued data, so a round trip alone
+        // does not prove that nothing more is coming): duplicates would show in the count.
+        await w0.request({ op: 'quiet', ids: [NEWSUB], ms: 500, timeoutMs: 30_000 });
         const after = await w0.request({ op: 'roundTrip', ids: [NEWSUB], timeoutMs: 30_000 });
         const received = after.counts?.[NEWSUB]?.adds ?? 0;
         sync = { seconds, connectSeconds: connectS, received, duplicates: received - o.routes };
