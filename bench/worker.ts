@@ -18,6 +18,7 @@ import {
   type WorkerEvent,
   type WorkerStats,
 } from './lib/protocol.js';
+import { Publisher, Publishing } from './lib/publishing.js';
 import { RawConn, nowMs } from './lib/raw-conn.js';
 
 const conns = new Map<string, RawConn>();
@@ -34,164 +35,7 @@ function conn(id: string): RawConn {
   return c;
 }
 
-// ---- fan-out publishing ----
-
-/** Bytes per socket write when unpaced (whole announce+withdraw pairs). */
-const UNPACED_WRITE_BYTES = 32 * 1024;
-const PACED_TICK_MS = 5;
-
-class Publisher {
-  sentAdds = 0;
-  sentRemoves = 0;
-  done = false;
-  private next = 0;
-  private waitingDrain = false;
-
-  /**
-   * @param phase 0..1: paced, this client's batches are offset by this fraction of its batch
-   *   period, so the clients' batches are spread evenly instead of all falling due together.
-   */
-  constructor(
-    readonly c: RawConn,
-    readonly f: FanoutFrames,
-    readonly phase: number,
-    /** Stop after this many updates (whole batches; 0 = no limit). */
-    readonly limit: number,
-  ) {}
-
-  private limited(extra: number): boolean {
-    return this.limit > 0 && this.sent + extra > this.limit;
-  }
-
-  get sent(): number {
-    return this.sentAdds + this.sentRemoves;
-  }
-
-  /** Writes blocks [next, next + n) (clamped to the buffer end); returns write()'s result. */
-  private writeBlocks(n: number): boolean {
-    const from = this.next;
-    const to = Math.min(from + n, this.f.blocks);
-    const start = this.f.blockStart[from] ?? 0;
-    const end = this.f.blockStart[to] ?? 0;
-    for (let b = from; b < to; b++) {
-      if (b % 2 === 0) this.sentAdds += this.f.batch;
-      else this.sentRemoves += this.f.batch;
-    }
-    this.next = to === this.f.blocks ? 0 : to;
-    return this.c.socket.write(this.f.buf.subarray(start, end));
-  }
-
-  /** Unpaced: write whole pairs as fast as the socket takes them (respecting back-pressure). */
-  pump = (): void => {
-    if (this.done) return;
-    if (!this.c.alive || stopping) {
-      this.finish();
-      return;
-    }
-    const pairBytes = (this.f.blockStart[2] ?? 0) - (this.f.blockStart[0] ?? 0);
-    let pairs = Math.max(1, Math.floor(UNPACED_WRITE_BYTES / Math.max(1, pairBytes)));
-    if (this.limit > 0) {
-      pairs = Math.min(pairs, Math.floor((this.limit - this.sent) / (2 * this.f.batch)));
-      if (pairs <= 0) {
-        this.finish();
-        return;
-      }
-    }
-    if (this.writeBlocks(2 * pairs)) setImmediate(this.pump);
-    else {
-      this.c.socket.once('drain', this.pump);
-    }
-  };
-
-  /** Paced: called every tick with the number of updates due by now. */
-  tick(due: number): void {
-    if (this.done) return;
-    if (!this.c.alive) {
-      this.finish();
-      return;
-    }
-    const batch = this.f.batch;
-    if (stopping) {
-      // Finish the batch in progress (its withdrawals; write() queues them even under
-      // back-pressure), then stop.
-      if (this.next % 2 === 1) this.writeBlocks(1);
-      this.finish();
-      return;
-    }
-    if (this.waitingDrain) return;
-    while (this.sent + batch <= due + this.phase * batch) {
-      // A new batch only when its withdrawal fits the limit too.
-      if (this.next % 2 === 0 && this.limited(2 * batch)) return;
-      if (!this.writeBlocks(1)) {
-        this.waitingDrain = true;
-        this.c.socket.once('drain', () => {
-          this.waitingDrain = false;
-        });
-        return;
-      }
-    }
-  }
-
-  finish(): void {
-    if (this.done) return;
-    this.done = true;
-    this.c.socket.off('drain', this.pump);
-    checkStopped();
-  }
-}
-
-let publishers: Publisher[] = [];
-let stopping = false;
-let pacer: NodeJS.Timeout | undefined;
-let stopWaiter: (() => void) | undefined;
-
-function checkStopped(): void {
-  if (stopWaiter !== undefined && publishers.every((p) => p.done || !p.c.alive)) {
-    const w = stopWaiter;
-    stopWaiter = undefined;
-    w();
-  }
-}
-
-function startFanout(ratePerClient: number): void {
-  stopping = false;
-  const t0 = nowMs();
-  if (ratePerClient <= 0) {
-    for (const p of publishers) setImmediate(p.pump);
-    return;
-  }
-  pacer = setInterval(() => {
-    const due = ((nowMs() - t0) / 1000) * ratePerClient;
-    for (const p of publishers) p.tick(due);
-  }, PACED_TICK_MS);
-}
-
-/**
- * Stops publishing now: no new batch is started. Unpaced publishers only ever write whole
- * announce+withdraw pairs, so one waiting for 'drain' is done (what it wrote is queued and will be
- * delivered); paced ones write the withdrawals of a half-done batch first.
- */
-async function stopFanout(): Promise<void> {
-  stopping = true;
-  for (const p of publishers) {
-    if (pacer !== undefined) p.tick(0);
-    else p.finish();
-  }
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(() => {
-      // A publisher stuck on back-pressure for this long is reported as is.
-      stopWaiter = undefined;
-      resolve();
-    }, 30_000);
-    stopWaiter = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    checkStopped();
-  });
-  if (pacer !== undefined) clearInterval(pacer);
-  pacer = undefined;
-}
+const publishing = new Publishing();
 
 // ---- stats ----
 
@@ -201,7 +45,7 @@ function stats(): WorkerStats {
   const total = emptyGroup();
   const groups: Record<string, GroupAcc> = {};
   const sentBy = new Map<RawConn, Publisher>();
-  for (const p of publishers) sentBy.set(p.c, p);
+  for (const p of publishing.publishers) sentBy.set(p.c, p);
   for (const c of conns.values()) {
     const name = groupOf.get(c.id) ?? 'all';
     const g = (groups[name] ??= emptyGroup());
@@ -241,7 +85,7 @@ function stats(): WorkerStats {
   }
   let sentAdds = 0;
   let sentRemoves = 0;
-  for (const p of publishers) {
+  for (const p of publishing.publishers) {
     sentAdds += p.sentAdds;
     sentRemoves += p.sentRemoves;
   }
@@ -336,7 +180,7 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
           c.setLostHandler((x) => {
             lostReasons.push(`${x.id}: ${x.lost ?? ''}`);
             send({ event: 'lost', id: x.id, reason: x.lost ?? '' });
-            checkStopped();
+            publishing.checkStopped();
           });
           conns.set(spec.id, c);
           if (spec.subscribe !== undefined) c.subscribe(spec.subscribe);
@@ -348,22 +192,23 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
       return { at: nowMs() };
     }
     case 'fanoutPrepare': {
-      publishers = cmd.clients.map(
+      publishing.publishers = cmd.clients.map(
         (client) =>
           new Publisher(
             conn(`c${String(client)}`),
             new FanoutFrames(client, cmd.vni, cmd.batch, cmd.cycle),
             client / cmd.of,
             cmd.limit,
+            publishing,
           ),
       );
       return {};
     }
     case 'fanoutStart':
-      startFanout(cmd.ratePerClient);
+      publishing.start(cmd.ratePerClient);
       return { at: nowMs() };
     case 'fanoutStop':
-      await stopFanout();
+      await publishing.stop();
       return { at: nowMs(), stats: stats() };
     case 'tableAnnounce': {
       const c = conn(cmd.id);
@@ -393,7 +238,7 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
       for (const id of cmd.ids ?? [...conns.keys()]) {
         conn(id).counter.resetCounts();
       }
-      for (const p of publishers) {
+      for (const p of publishing.publishers) {
         p.sentAdds = 0;
         p.sentRemoves = 0;
       }
@@ -414,7 +259,7 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
         startedAt = Math.max(startedAt, conn(id).close());
         conns.delete(id);
       }
-      publishers = publishers.filter((p) => conns.has(p.c.id));
+      publishing.publishers = publishing.publishers.filter((p) => conns.has(p.c.id));
       const at = reached === undefined ? startedAt : await reached;
       return { startedAt, at, counts: cmd.then === undefined ? {} : counts([cmd.then.id]) };
     }

@@ -4,7 +4,7 @@
  * of four, each scaled to its own maximum.
  */
 
-import type { FanoutResult } from './fanout.js';
+import type { FanoutResult } from './fanout-result.js';
 import { fmtPct, fmtRate, fmtSeconds } from './format.js';
 import { syncSeconds, withdrawSeconds } from './report-compare.js';
 import { ceiling, fleetMedian, pacedOne } from './report-fanout.js';
@@ -167,7 +167,7 @@ export function chartPanels(r: RunResults): Panel[] {
   if (p !== undefined) {
     panels.push({
       title: 'One paced subscriber',
-      note: `49 tsbond peers' delivered updates/s\nwith it: ${fmtPct(p.share)} of without (target >= 80%)`,
+      note: `the publishers' delivered updates/s\nwith it: ${fmtPct(p.share)} of without (target >= 80%)`,
       bars: [
         {
           name: 'without',

@@ -9,12 +9,20 @@
 
 import { availableParallelism } from 'node:os';
 
-import { groupOfClient, fleetClients, type Fleet, type FleetName, type Track } from './fleet.js';
+import {
+  expectedOf,
+  groupResult,
+  limitedBy,
+  pct,
+  type FanoutResult,
+  type FanoutSample,
+} from './fanout-result.js';
+import { groupOfClient, fleetClients, type Fleet, type FleetName } from './fleet.js';
 import { fmtCount, fmtRate, fmtSeconds, progress } from './format.js';
 import { featuresText } from './hello.js';
 import { CpuMeter } from './procs.js';
 import type { GroupStats, WorkerStats } from './protocol.js';
-import type { RunningServer, ServerKind } from './servers.js';
+import type { RunningServer } from './servers.js';
 import { WorkerPool, sumGroups } from './workers.js';
 
 export interface FanoutOptions {
@@ -36,109 +44,8 @@ export interface FanoutOptions {
   readonly viewDrainTimeoutS: number;
   /** Updates per publisher before it stops by itself (0 = until the end; smoke bounds the volume). */
   readonly limitPerClient: number;
-}
-
-/** What one group of clients received. */
-export interface FanoutGroupResult {
-  readonly name: string;
-  readonly clients: number;
-  /** HELLO field 1000 sent (undefined: none). */
-  readonly features: number | undefined;
-  readonly publish: boolean;
-  readonly track: Track;
-  readonly delivered: number;
-  /** Every update sent by the other publishers (what an exact receiver gets). */
-  readonly expected: number;
-  /** delivered / (last delivery to the group - start). */
-  readonly deliveredPerSec: number;
-  /** From the end of publishing to the group's last delivery. */
-  readonly drainS: number;
-  readonly lost: number;
-  /** Receivers with different numbers of ADDs and REMOVEs (the table ends empty). */
-  readonly unbalanced: number;
-  readonly synced: number;
-  /** View groups: routes left in the views at the end, duplicate ADDs, REMOVEs of absent routes. */
-  readonly viewLeft?: number;
-  readonly viewAddPresent?: number;
-  readonly viewRemoveAbsent?: number;
-  readonly viewSamples?: readonly string[];
-  /** Whether the view receivers drained (empty and quiet) within the bound. */
-  readonly viewDrained?: boolean;
-  /** Receivers per features field in the server's HELLO reply ('none': absent). */
-  readonly serverFeatures: Readonly<Record<string, number>>;
-  readonly ok: boolean;
-  readonly problems: readonly string[];
-}
-
-export interface FanoutSample {
-  readonly t: number;
-  readonly sentPerSec: number;
-  readonly deliveredPerSec: number;
-}
-
-export interface FanoutResult {
-  readonly server: ServerKind;
-  /** The fleet (absent in results saved before fleets: 'tsbond'-like clients without field 1000). */
-  readonly fleet?: FleetName;
-  readonly fleetLabel?: string;
-  /** Flags of `tsbond server` beyond listen and keepalive ([] = defaults; tsbond only). */
-  readonly serverFlags?: readonly string[];
-  readonly groups?: readonly FanoutGroupResult[];
-  readonly mode: 'paced' | 'unpaced';
-  readonly targetRate: number;
-  readonly clients: number;
-  readonly publishers?: number;
-  readonly batch: number;
-  readonly workers: number;
-  readonly durationS: number;
-  readonly sent: number;
-  /** sent / elapsed from start to the last delivery (drain included). */
-  readonly sentPerSec: number;
-  /** Publishing window (D plus stop latency) and elapsed time until the last delivery. */
-  readonly publishS: number;
-  readonly elapsedS: number;
-  readonly expected: number;
-  readonly delivered: number;
-  readonly deliveredAdds: number;
-  readonly deliveredRemoves: number;
-  /** delivered / elapsed from start to the last delivery. */
-  readonly deliveredPerSec: number;
-  /**
-   * delivered / expected after draining, over the exactly counted receivers (over all receivers
-   * when none is): exactly 1 when nothing was lost or duplicated.
-   */
-  readonly deliveryRatio: number;
-  readonly drainS: number;
-  readonly lostSessions: number;
-  readonly lostReasons: readonly string[];
-  readonly perConnMin: number;
-  readonly perConnMax: number;
-  readonly cpu: {
-    /** CPU seconds per wall second (1.0 = one core busy), from /proc/PID/stat. */
-    readonly server: number;
-    readonly generators: number;
-    readonly generatorMaxProcess: number;
-    readonly driver: number;
-    /** Share of all cores busy (whole machine). */
-    readonly machine: number;
-    /** CPU used by processes outside this run (other work on the machine), in cores. */
-    readonly others: number;
-  };
-  /** Largest server RSS seen (sampled every second), and for tsbond the largest peer queue. */
-  readonly serverPeakRss: number;
-  readonly serverPeakQueuedBytes: number | undefined;
-  readonly limitedBy: string;
-  readonly serverLog: Readonly<Record<string, number>>;
-  readonly samples: readonly FanoutSample[];
-  readonly ok: boolean;
-  readonly problems: readonly string[];
-  /** Share of the machine busy during the second before the run (other work). */
-  readonly background?: number;
-  /** With --repeat: this run's number (1-based) of `rounds` alternating unpaced runs. */
-  readonly round?: number;
-  readonly rounds?: number;
-  /** Why the run was made: 'ladder', 'refine' (bisecting a server's capacity), 'retry'. */
-  readonly step?: string;
+  /** Keep the exact view of every receiver (smoke: cheap at its sizes), not only paced ones. */
+  readonly viewAll: boolean;
 }
 
 const TAG = (s: string, fleet: FleetName, mode: string): string =>
@@ -181,7 +88,7 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
             subscribe: o.vni,
             features: g?.features,
             group: g?.name,
-            view: g?.track === 'view',
+            view: g?.track === 'view' || o.viewAll,
           };
         }),
         keepalive: o.keepalive,
@@ -251,16 +158,13 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
     const stopAt = Math.max(...stops.map((r) => r.at ?? 0));
     let s = await pool.stats();
     const sent = s.sentAdds + s.sentRemoves;
-    /** Every update of the other publishers, for each receiver of the groups. */
-    const expectedOf = (g: GroupStats): { adds: number; removes: number } => ({
-      adds: s.sentAdds * g.conns - g.ownSentAdds,
-      removes: s.sentRemoves * g.conns - g.ownSentRemoves,
-    });
+    const expected0 = (g: GroupStats): { adds: number; removes: number } =>
+      expectedOf(g, s.sentAdds, s.sentRemoves);
     const pick = (names: readonly string[]): GroupStats =>
       sumGroups(names.map((n) => s.groups[n]).filter((g): g is GroupStats => g !== undefined));
     const exactNames = countGroups.length > 0 ? countGroups : viewGroups;
     const exactExpected = (): number => {
-      const e = expectedOf(pick(exactNames));
+      const e = expected0(pick(exactNames));
       return e.adds + e.removes;
     };
     progress(
@@ -332,60 +236,20 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
     s = await pool.stats();
     const routesLeft = await server.routeCount().catch(() => undefined);
 
-    const groups: FanoutGroupResult[] = f.groups.map((spec) => {
-      const g = s.groups[spec.name] ?? sumGroups([]);
-      const e = expectedOf(g);
-      const delivered = g.adds + g.removes;
-      const expected = e.adds + e.removes;
-      const problems: string[] = [];
-      if (spec.track === 'count') {
-        if (g.adds !== e.adds || g.removes !== e.removes) {
-          problems.push(
-            `delivered ${String(delivered)} of ${String(expected)} (${pct(delivered, expected)}; ADDs ${String(g.adds)}/${String(e.adds)}, REMOVEs ${String(g.removes)}/${String(e.removes)})`,
-          );
-        }
-      } else {
-        if (g.viewAddPresent > 0)
-          problems.push(`${String(g.viewAddPresent)} ADDs of a present route`);
-        if (g.viewRemoveAbsent > 0)
-          problems.push(`${String(g.viewRemoveAbsent)} REMOVEs of an absent route`);
-        if (g.viewSize > 0)
-          problems.push(`${String(g.viewSize)} routes left in the views (table empty)`);
-        if (!viewDrained) problems.push(`not drained within ${String(o.viewDrainTimeoutS)} s`);
-      }
-      if (g.unbalanced > 0) problems.push(`${String(g.unbalanced)} receivers with ADDs != REMOVEs`);
-      if (g.lost > 0) problems.push(`${String(g.lost)} sessions lost`);
-      const lastS = Math.max(1e-3, (Math.max(g.lastUpdateAt, stopAt) - t0) / 1000);
-      return {
-        name: spec.name,
-        clients: spec.count,
-        features: spec.features,
-        publish: spec.publish,
-        track: spec.track,
-        delivered,
-        expected,
-        deliveredPerSec: delivered / lastS,
-        drainS: Math.max(0, (g.lastUpdateAt - stopAt) / 1000),
-        lost: g.lost,
-        unbalanced: g.unbalanced,
-        synced: g.synced,
-        ...(spec.track === 'view'
-          ? {
-              viewLeft: g.viewSize,
-              viewAddPresent: g.viewAddPresent,
-              viewRemoveAbsent: g.viewRemoveAbsent,
-              viewSamples: g.viewSamples,
-              viewDrained,
-            }
-          : {}),
-        serverFeatures: g.serverFeatures,
-        ok: problems.length === 0,
-        problems,
-      };
-    });
+    const groups = f.groups.map((spec) =>
+      groupResult(spec, s.groups[spec.name] ?? sumGroups([]), {
+        sentAdds: s.sentAdds,
+        sentRemoves: s.sentRemoves,
+        t0,
+        stopAt,
+        viewKept: spec.track === 'view' || o.viewAll,
+        viewDrained,
+        viewDrainTimeoutS: o.viewDrainTimeoutS,
+      }),
+    );
 
     const ex = pick(exactNames);
-    const exE = expectedOf(ex);
+    const exE = expected0(ex);
     const delivered = ex.adds + ex.removes;
     const expected = exE.adds + exE.removes;
     const activeS = Math.max(1e-3, (Math.max(ex.lastUpdateAt, stopAt) - t0) / 1000);
@@ -508,28 +372,6 @@ async function probeBarrier(pool: WorkerPool, byWorker: number[][], vni: number)
     );
   }
   await pool.all({ op: 'reset' });
-}
-
-function limitedBy(r: FanoutResult): string {
-  const c = r.cpu;
-  const singleThreaded = r.server === 'tsbond' || r.server === 'forwarder';
-  if (r.mode === 'paced' && r.sentPerSec >= 0.95 * r.targetRate && r.deliveryRatio >= 0.999) {
-    return 'the target rate (paced; no CPU limit reached)';
-  }
-  if (singleThreaded && c.server >= 0.9) return 'server CPU (its one core saturated)';
-  if (c.generatorMaxProcess >= 0.9) return 'generator CPU (a worker process saturated)';
-  if (c.machine >= 0.9) {
-    return (
-      `machine CPU (all cores busy: server ${(c.server * 100).toFixed(0)}%, ` +
-      `generators ${(c.generators * 100).toFixed(0)}%, other processes ${(c.others * 100).toFixed(0)}%)`
-    );
-  }
-  if (r.lostSessions > 0) return 'lost sessions (server reset them)';
-  return 'neither side CPU-bound (latency / back-pressure)';
-}
-
-function pct(a: number, b: number): string {
-  return b === 0 ? 'n/a' : `${((100 * a) / b).toFixed(2)}%`;
 }
 
 async function sleep(ms: number): Promise<void> {

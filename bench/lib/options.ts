@@ -64,6 +64,9 @@ Snapshot storm and client sync
   --storm-routes N     routes in the storm's VNI (default 1000000)
   --storm-subscribers N  (default 200)
   --storm-timeout S    bound of the storm (default 180; the target is 60)
+  --storm-rss-abort M  safety stop: kill the server when its RSS grows by more than M MiB
+                       during the storm (default 4096; a server that copies each snapshot
+                       would need some 7 GB for 200 x 1M routes)
   --client-routes N    routes for client-sync (default 1000000)
   --sync-delay S       the server's sync delay: client-sync subscribes after this much server
                        uptime (default 15, the tsbond default)
@@ -142,6 +145,7 @@ export interface Options {
     readonly routes: number;
     readonly subscribers: number;
     readonly timeoutS: number;
+    readonly rssAbortMiB: number;
   };
   readonly clientSync: { readonly routes: number; readonly syncDelayS: number };
   readonly table: {
@@ -227,6 +231,7 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
       'storm-routes': { type: 'string', default: '1000000' },
       'storm-subscribers': { type: 'string', default: '200' },
       'storm-timeout': { type: 'string', default: '180' },
+      'storm-rss-abort': { type: 'string', default: '4096' },
       'client-routes': { type: 'string', default: '1000000' },
       'sync-delay': { type: 'string', default: '15' },
       routes: { type: 'string', default: '100000,1000000' },
@@ -331,6 +336,7 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
       routes: smoke ? 20_000 : int('storm-routes', v['storm-routes'], 1),
       subscribers: smoke ? 20 : int('storm-subscribers', v['storm-subscribers'], 1),
       timeoutS: smoke ? 60 : int('storm-timeout', v['storm-timeout'], 1),
+      rssAbortMiB: int('storm-rss-abort', v['storm-rss-abort'], 1),
     },
     clientSync: {
       routes: smoke ? 20_000 : int('client-routes', v['client-routes'], 1),

@@ -1,6 +1,6 @@
 /** tsbond against Go MetalBond and rustbond, figure by figure (ratio = tsbond / other). */
 
-import type { FanoutResult } from './fanout.js';
+import type { FanoutResult } from './fanout-result.js';
 import { fmtPct, fmtRate, fmtSeconds } from './format.js';
 import { bestRun, mainRuns, unpacedMedian, type RunResults } from './results.js';
 import { SERVER_LABEL, type ServerKind } from './servers.js';

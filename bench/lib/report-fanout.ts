@@ -1,6 +1,6 @@
 /** Fan-out tables and summaries, shared by the text report and BENCHMARKS.md. */
 
-import type { FanoutResult } from './fanout.js';
+import type { FanoutResult } from './fanout-result.js';
 import { fmtBytes, fmtPct, fmtRate, fmtSeconds } from './format.js';
 import { featuresText } from './hello.js';
 import {
@@ -25,7 +25,15 @@ export function modeLabel(f: FanoutResult): string {
         : f.step === 'extend'
           ? ' (extended)'
           : '';
-  return f.mode === 'paced' ? `paced ${fmtRate(f.targetRate)}/s${step}` : `unpaced${round}`;
+  const who =
+    f.fleet === 'one-paced'
+      ? ', last subscriber paced'
+      : f.fleet === 'one-paced-baseline'
+        ? ', baseline (all unpaced)'
+        : '';
+  return f.mode === 'paced'
+    ? `paced ${fmtRate(f.targetRate)}/s${step}${who}`
+    : `unpaced${who}${round}`;
 }
 
 export const FANOUT_HEADER = [
@@ -84,9 +92,10 @@ export function groupRows(rs: readonly FanoutResult[]): string[][] {
       fmtPct(g.expected === 0 ? undefined : g.delivered / g.expected),
       fmtSeconds(g.drainS),
       g.ok
-        ? g.track === 'view'
-          ? 'views exact (no duplicate, empty at the end)'
-          : 'exact'
+        ? [
+            g.viewLeft !== undefined ? 'views exact (no duplicate, empty at the end)' : 'exact',
+            ...(g.notes ?? []),
+          ].join('; ')
         : `FAILED: ${g.problems.join('; ')}`,
     ]),
   );

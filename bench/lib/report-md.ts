@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
 import { chartPanels, svgChart } from './chart.js';
-import type { FanoutResult } from './fanout.js';
+import type { FanoutResult } from './fanout-result.js';
 import { fmtBytes, fmtPct, mdTable } from './format.js';
 import { REPO_ROOT } from './procs.js';
 import { ratioTable } from './report-compare.js';
@@ -99,16 +99,22 @@ const FLEET_TEXT: Record<string, { title: string; text: string; command: string 
   'one-paced-baseline': {
     title: '4. One paced subscriber (issue 10 (b))',
     text:
-      '49 clients announce REASSEMBLY and publish unpaced; a 50th only subscribes. Baseline: the 50th announces ' +
-      'REASSEMBLY too. Paced: it sends no field 1000, so the server paces it at its default 512 KiB/s; its exact ' +
+      'All clients but one announce REASSEMBLY and publish unpaced; the last one only subscribes. Baseline: it ' +
+      'announces REASSEMBLY too. Paced: it sends no field 1000, so the server paces it at its default 512 KiB/s; its exact ' +
       'view is kept and checked (no duplicate ADD, no REMOVE of an absent route, empty at the end), and the run ' +
-      "waits for it to drain. Compared: the 49 publishers' delivered updates/s, medians of the alternating runs.",
+      "waits for it to drain. Compared: the publishers' delivered updates/s, medians of the alternating runs.",
     command: 'paced-one --paced-repeat 3',
   },
 };
 FLEET_TEXT['one-paced'] = FLEET_TEXT['one-paced-baseline'] ?? { title: '', text: '', command: '' };
 
 const RUN = 'node --import tsx bench/run.ts';
+
+/** Commands with their comments aligned. */
+function aligned(rows: readonly (readonly [string, string])[]): string[] {
+  const w = Math.max(...rows.map(([c]) => c.length));
+  return rows.map(([c, note]) => `${c.padEnd(w)}  # ${note}`);
+}
 
 export async function writeMarkdown(r: RunResults, file: string, jsonFile: string): Promise<void> {
   const m = r.machine;
@@ -160,13 +166,18 @@ export async function writeMarkdown(r: RunResults, file: string, jsonFile: strin
     'Each part alone (the command of each figure is also in the targets table):',
     '',
     '```sh',
-    `${RUN} fanout --server tsbond,go,rust,forwarder --repeat 9${flagArg}   # 1: ladders, then 9 unpaced runs each`,
-    `${RUN} fanout --fleet plain,mixed --fleet-repeat 3${flagArg}           # 2, 3`,
-    `${RUN} paced-one --paced-repeat 3${flagArg}                            # 4`,
-    `${RUN} storm${flagArg}                                                 # 5`,
-    `${RUN} client-sync${flagArg}                                           # 6`,
-    `${RUN} sync memory withdraw --server tsbond,go,rust${flagArg}          # 7`,
-    `${RUN} --smoke                                                        # CI: tiny sizes, correctness only`,
+    ...aligned([
+      [
+        `${RUN} fanout --server tsbond,go,rust,forwarder --repeat 9${flagArg}`,
+        '1: ladders, 9 unpaced runs each',
+      ],
+      [`${RUN} fanout --fleet plain,mixed --fleet-repeat 3${flagArg}`, '2, 3'],
+      [`${RUN} paced-one --paced-repeat 3${flagArg}`, '4'],
+      [`${RUN} storm${flagArg}`, '5'],
+      [`${RUN} client-sync${flagArg}`, '6'],
+      [`${RUN} sync memory withdraw --server tsbond,go,rust${flagArg}`, '7'],
+      [`${RUN} --smoke`, 'CI: tiny sizes, correctness only'],
+    ]),
     '```',
     '',
   );

@@ -4,7 +4,7 @@
  * table) shared by the text report and BENCHMARKS.md.
  */
 
-import type { FanoutResult } from './fanout.js';
+import type { FanoutResult } from './fanout-result.js';
 import { fmtBytes, fmtPct, fmtRate, fmtSeconds } from './format.js';
 import { featuresText } from './hello.js';
 import { ceiling, fleetMedian, modeLabel, pacedOne } from './report-fanout.js';
@@ -13,6 +13,7 @@ import {
   flagsText,
   mainFleet,
   mainRuns,
+  runsOf,
   unpacedMedian,
   type RunResults,
 } from './results.js';
@@ -100,6 +101,24 @@ export function targets(r: RunResults): TargetRow[] {
       });
     }
   }
+  // Non-default flags (--compare-flags), beside the default figure.
+  if (r.compareFlags !== undefined && c !== undefined) {
+    const alt = runsOf(r, 'tsbond', 'tsbond', [...(r.serverFlags ?? []), ...r.compareFlags]);
+    const m = unpacedMedian(alt);
+    if (m !== undefined) {
+      rows.push({
+        target:
+          'fan-out between tsbond peers with non-default flags, beside the default figure: record',
+        measured:
+          `${fmtRate(m.deliveredPerSec)}/s = ${fmtPct(m.deliveredPerSec / c.fw.deliveredPerSec)} of the forwarder ` +
+          `(median of ${String(alt.length)} runs; default flags: ${fmtRate(c.ts.deliveredPerSec)}/s)` +
+          (m.ok ? '' : `; FAILED: ${m.problems.join('; ')}`),
+        status: 'recorded',
+        command: `${RUN} fanout --fleet tsbond --compare-flags "${r.compareFlags.join(' ')}"`,
+        flags: flagsText([...(r.serverFlags ?? []), ...r.compareFlags]),
+      });
+    }
+  }
   for (const name of ['plain', 'mixed'] as const) {
     const m = fleetMedian(r, name);
     if (m === undefined) continue;
@@ -131,8 +150,7 @@ export function targets(r: RunResults): TargetRow[] {
   const p = pacedOne(r);
   if (p !== undefined) {
     rows.push({
-      target:
-        '49 tsbond peers + 1 subscriber paced at 512 KiB/s: the 49 get >= 80% of what they get without it; the paced one ends exact',
+      target: `${String((p.paced[0]?.clients ?? 50) - 1)} tsbond peers + 1 subscriber paced at 512 KiB/s: they get >= 80% of what they get without it; the paced one ends exact`,
       measured:
         `${p.pacedMedian === undefined ? 'n/a' : fmtRate(p.pacedMedian)}/s vs ${p.baselineMedian === undefined ? 'n/a' : fmtRate(p.baselineMedian)}/s = ${fmtPct(p.share)} ` +
         `(medians of ${String(p.paced.length)} alternating runs each); paced subscriber ${p.exact ? 'exact in every run' : 'NOT exact'}, ` +

@@ -2,7 +2,7 @@
 
 import { relative } from 'node:path';
 
-import type { FanoutResult } from './fanout.js';
+import type { FanoutResult } from './fanout-result.js';
 import { fmtPct, textTable } from './format.js';
 import { REPO_ROOT } from './procs.js';
 import type { ProfileSummary } from './profile.js';

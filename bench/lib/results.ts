@@ -2,7 +2,7 @@
 
 import type { ClientSyncResult } from './client-sync.js';
 import type { ExtraResult } from './extra.js';
-import type { FanoutResult } from './fanout.js';
+import type { FanoutResult } from './fanout-result.js';
 import type { FleetName } from './fleet.js';
 import type { MachineInfo } from './machine.js';
 import type { ProfileSummary } from './profile.js';

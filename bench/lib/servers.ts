@@ -8,13 +8,13 @@
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 
 import { REPO_ROOT, forkTs, freePort, procRss, rssBytes, spawnTracked, waitExit } from './procs.js';
+import { goLogSummary, rustLogSummary, tsbondLogSummary } from './server-logs.js';
 
 export const SERVER_KINDS = ['tsbond', 'go', 'rust', 'forwarder'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -63,6 +63,8 @@ export interface RunningServer {
   rssNow(): { rss: number; hwm: number } | undefined;
   /** Whether the process is still running. */
   alive(): boolean;
+  /** SIGKILL now (a safety stop, e.g. memory running away). */
+  kill(): void;
   /** Counted warnings from the server's log (Go), e.g. resets. */
   logSummary(): Promise<Record<string, number>>;
   stop(): Promise<void>;
@@ -229,6 +231,9 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
       };
     },
     alive: () => alive(c),
+    kill: () => {
+      if (alive(c)) c.kill('SIGKILL');
+    },
     logSummary: () => tsbondLogSummary(logFile),
     async stop() {
       if (!alive(c)) return;
@@ -254,58 +259,15 @@ async function startForwarder(): Promise<RunningServer> {
     routeCount: () => Promise.resolve(undefined),
     sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     alive: () => alive(c),
+    kill: () => {
+      if (alive(c)) c.kill('SIGKILL');
+    },
     logSummary: () => Promise.resolve({}),
     async stop() {
       c.kill('SIGTERM');
       await waitExit(c, 5000);
     },
   };
-}
-
-/**
- * Go log lines worth counting: every warning/error/fatal/panic line grouped by message (resets
- * under load, crashes), plus the info-level lines that say why a session ended.
- */
-async function goLogSummary(file: string): Promise<Record<string, number>> {
-  return summarizeLog(
-    file,
-    `grep -E 'level=(warning|error|fatal|panic)|Connection timed out|^panic:' "$1" ` +
-      `| sed -E 's/.*msg="([^"]*)".*/\\1/' | sort | uniq -c | sort -rn | head -n 20`,
-  );
-}
-
-/** rustbond (tracing) warnings and errors grouped by message, peer addresses removed. */
-async function rustLogSummary(file: string): Promise<Record<string, number>> {
-  return summarizeLog(
-    file,
-    `grep -E ' (WARN|ERROR) ' "$1" | sed -E 's/^[^ ]+ +(WARN|ERROR) //; s/ ?peer=[^ ]+//g' ` +
-      `| sort | uniq -c | sort -rn | head -n 20`,
-  );
-}
-
-async function summarizeLog(file: string, script: string): Promise<Record<string, number>> {
-  return new Promise((resolve) => {
-    execFile('bash', ['-c', script, 'log-summary', file], (_err, stdout) => {
-      const out: Record<string, number> = {};
-      for (const line of stdout.split('\n')) {
-        const m = /^\s*(\d+) (.*)$/.exec(line);
-        if (m?.[1] !== undefined && m[2] !== undefined) out[m[2].slice(0, 120)] = Number(m[1]);
-      }
-      resolve(out);
-    });
-  });
-}
-
-/**
- * tsbond warnings and errors (pino JSON lines, level >= 40) grouped by message: the server logs
- * at the CLI's default info level, where every connect and close is a line of its own.
- */
-async function tsbondLogSummary(file: string): Promise<Record<string, number>> {
-  return summarizeLog(
-    file,
-    `grep -E '"level":(40|50|60)' "$1" | sed -E 's/.*"msg":"([^"]*)".*/\\1/' ` +
-      `| sort | uniq -c | sort -rn | head -n 20`,
-  );
 }
 
 async function startGo(o: StartOptions): Promise<RunningServer> {
@@ -340,6 +302,9 @@ async function startGo(o: StartOptions): Promise<RunningServer> {
     routeCount: () => Promise.resolve(undefined),
     sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     alive: () => alive(c),
+    kill: () => {
+      if (alive(c)) c.kill('SIGKILL');
+    },
     logSummary: () => goLogSummary(logFile),
     async stop() {
       if (alive(c)) c.kill('SIGTERM');
@@ -390,6 +355,9 @@ async function startRust(o: StartOptions): Promise<RunningServer> {
     routeCount: () => Promise.resolve(routes),
     sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     alive: () => alive(c),
+    kill: () => {
+      if (alive(c)) c.kill('SIGKILL');
+    },
     logSummary: () => rustLogSummary(logFile),
     async stop() {
       if (alive(c)) c.stdin?.end('quit\n');

@@ -29,6 +29,8 @@ export interface StormOptions {
   /** Targets: the last subscriber complete within this, peak RSS growth below that. */
   readonly targetS: number;
   readonly rssGrowthLimitBytes: number;
+  /** Safety stop: the server is killed when its RSS grows by more than this over its loaded size. */
+  readonly rssAbortBytes: number;
   /** Bounds: the whole storm, and silence on one subscriber. */
   readonly timeoutS: number;
   readonly stallS: number;
@@ -84,6 +86,7 @@ export async function runStorm(server: RunningServer, o: StormOptions): Promise<
       .map((i) => `s${String(i)}`);
   let peak = 0;
   let samples = 0;
+  let aborted: string | undefined;
   let sampler: NodeJS.Timeout | undefined;
   try {
     if (loaded.serverRoutes !== undefined && loaded.serverRoutes !== o.routes) {
@@ -108,6 +111,11 @@ export async function runStorm(server: RunningServer, o: StormOptions): Promise<
       if (r !== undefined) {
         peak = Math.max(peak, r.rss);
         samples++;
+        if (r.rss - loadedRss > o.rssAbortBytes && aborted === undefined) {
+          aborted = `server killed: its RSS grew by ${fmtBytes(r.rss - loadedRss)} (safety bound ${fmtBytes(o.rssAbortBytes)})`;
+          progress(tag, aborted);
+          server.kill();
+        }
       }
     }, o.sampleMs);
     progress(
@@ -184,7 +192,8 @@ export async function runStorm(server: RunningServer, o: StormOptions): Promise<
         `${String(o.subscribers - exact)} of ${String(o.subscribers)} subscribers without the exact view`,
       );
     }
-    if (!server.alive()) problems.push('the server process died');
+    if (aborted !== undefined) problems.push(aborted);
+    else if (!server.alive()) problems.push('the server process died');
     progress(
       tag,
       `done: ${String(exact)}/${String(o.subscribers)} exact; complete after ${fmtSeconds(Math.min(...times))} (first), ` +
