@@ -102,6 +102,7 @@ async function main(): Promise<number> {
     smoke: o.smoke,
     options: { ...o, asked: [...o.asked] },
     serverFlags: o.serverFlags,
+    serverConfig: suite.serverConfig,
     ...(o.compareFlags === undefined ? {} : { compareFlags: o.compareFlags }),
     fanout: suite.fanout,
     table: suite.table,

@@ -24,6 +24,8 @@ export interface ClientSyncOptions {
   readonly window: number;
   readonly vni: number;
   readonly keepalive: number;
+  /** HELLO field 1000 of the announcers that load the table. */
+  readonly features: number | undefined;
   /** Wait until the server has been listening this long before subscribing (its sync delay). */
   readonly syncDelayS: number;
   readonly targetS: number;

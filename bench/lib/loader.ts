@@ -19,6 +19,8 @@ export interface LoadOptions {
   readonly vni: number;
   readonly keepalive: number;
   readonly timeoutMs: number;
+  /** HELLO field 1000 of the announcers. */
+  readonly features: number | undefined;
 }
 
 export interface LoadedTable {
@@ -55,7 +57,7 @@ export async function loadTable(
     await w.request({
       op: 'connect',
       target: { host: server.host, port: server.port },
-      conns: announcers.map((a) => ({ id: `a${String(a.announcer)}` })),
+      conns: announcers.map((a) => ({ id: `a${String(a.announcer)}`, features: o.features })),
       keepalive: o.keepalive,
       keepaliveEveryMs: 2000,
       timeoutMs: 30_000,

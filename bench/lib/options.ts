@@ -201,8 +201,18 @@ export class UsageError extends Error {}
 
 /** Parses argv (without node and the script); throws UsageError on a bad command line. */
 export function parseOptions(argv: readonly string[], extra: readonly ExtraModule[]): Options {
+  // Flag lists start with '-', which parseArgs takes for an option: glue them to their name.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    const next = argv[i + 1];
+    if ((a === '--server-flags' || a === '--compare-flags') && next !== undefined) {
+      args.push(`${a}=${next}`);
+      i++;
+    } else args.push(a);
+  }
   const { values: v, positionals } = parseArgs({
-    args: [...argv],
+    args,
     allowPositionals: true,
     options: {
       server: { type: 'string' },

@@ -156,6 +156,16 @@ export async function writeMarkdown(r: RunResults, file: string, jsonFile: strin
     ),
     '',
   );
+  if (r.serverConfig !== undefined) {
+    lines.push(
+      `The tsbond server's configuration as it resolved it (\`tsbond server\` with ${flags === undefined || flags.length === 0 ? 'no flag' : `\`${flags.join(' ')}\``}):`,
+      '',
+      '```json',
+      JSON.stringify(r.serverConfig),
+      '```',
+      '',
+    );
+  }
   lines.push('## Commands', '');
   lines.push(
     '```sh',
@@ -259,8 +269,9 @@ export async function writeMarkdown(r: RunResults, file: string, jsonFile: strin
       'A fresh server per table size; one subscriber (the sentinel) is connected first; the table is loaded by ' +
         'the victim peer (its routes) and further announcers, in windows of frames each followed by a KEEPALIVE round trip. ' +
         'Memory: RSS (VmRSS, and for tsbond V8 heapUsed after a full GC) minus the value before any connection, ' +
-        'divided by the routes. Sync: a new raw-protocol subscriber (no field 1000) sends SUBSCRIBE; time until it has every route. Withdraw: the ' +
-        'victim disconnects; time until the sentinel has every REMOVE.',
+        'divided by the routes. Sync: a new subscriber sends SUBSCRIBE; time until it has every route. Withdraw: the ' +
+        'victim disconnects; time until the sentinel has every REMOVE. All generator clients announce `--features` ' +
+        '(default REASSEMBLY: default tsbond peers; Go and rustbond ignore the field; older runs: none).',
       '',
       `Command: \`${RUN} sync memory withdraw --server tsbond,go,rust${flagArg}\`.`,
       '',

@@ -213,7 +213,7 @@ function issue6(r: RunResults): TargetRow[] {
   const flags = mainFlags(r);
   if (t1m?.sync !== undefined)
     rows.push({
-      target: '1M-route sync to a new (raw-protocol, REASSEMBLY-less) subscriber < 2 s',
+      target: `1M-route sync to a new raw-protocol subscriber (${t1m.features === undefined ? 'no field 1000' : featuresText(t1m.features)}) < 2 s`,
       measured: fmtSeconds(t1m.sync.seconds),
       status: status(t1m.sync.seconds < 2),
       command: cmd,

@@ -26,6 +26,8 @@ export interface RunResults {
   readonly options: unknown;
   /** Flags of `tsbond server` of the main figures ([] = defaults; absent in older results). */
   readonly serverFlags?: readonly string[];
+  /** The tsbond server's resolved configuration with `serverFlags` (as its probe reported it). */
+  readonly serverConfig?: unknown;
   /** Flags of the extra unpaced runs reported beside the default ones (--compare-flags). */
   readonly compareFlags?: readonly string[];
   readonly fanout: readonly FanoutResult[];

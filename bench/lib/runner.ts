@@ -27,6 +27,8 @@ export interface SuiteOutput {
   profile: ProfileSummary | undefined;
   readonly skipped: string[];
   readonly sections: SectionTime[];
+  /** The tsbond server's resolved configuration with the run's flags (from its probe). */
+  serverConfig: unknown;
 }
 
 export interface SuiteEnv {
@@ -51,6 +53,7 @@ export class Runner {
     profile: undefined,
     skipped: [],
     sections: [],
+    serverConfig: undefined,
   };
 
   constructor(
@@ -81,13 +84,17 @@ export class Runner {
     flags: readonly string[] = this.o.serverFlags,
     cpuProfileDir?: string,
   ): Promise<RunningServer> {
-    return startServer(kind, {
+    const server = await startServer(kind, {
       keepalive: this.o.keepalive,
       logDir: this.env.logDir,
       goLogNull: this.o.goLogNull,
       serverFlags: kind === 'tsbond' ? flags : undefined,
       cpuProfileDir,
     });
+    if (kind === 'tsbond' && this.out.serverConfig === undefined && flags === this.o.serverFlags) {
+      this.out.serverConfig = await server.config().catch(() => undefined);
+    }
+    return server;
   }
 
   /** Runs a part of the benchmark run and records how long it took. */

@@ -82,6 +82,7 @@ async function clientSync(run: Runner, server: RunningServer): Promise<void> {
       window: o.table.window,
       vni: o.fanout.vni,
       keepalive: o.keepalive,
+      features: o.fanout.features,
       syncDelayS: o.clientSync.syncDelayS,
       targetS: 2,
       timeoutS: o.smoke ? 60 : 180,
@@ -101,6 +102,7 @@ async function table(run: Runner): Promise<void> {
         try {
           const r = await runTable(server, {
             ...o.table,
+            features: o.fanout.features,
             routes,
             sync: wants(o, 'sync'),
             withdraw: wants(o, 'withdraw'),

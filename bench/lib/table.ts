@@ -26,6 +26,11 @@ export interface TableOptions {
   readonly window: number;
   readonly vni: number;
   readonly keepalive: number;
+  /**
+   * HELLO field 1000 of every generator client (lib/hello.ts): REASSEMBLY makes them default
+   * tsbond peers, which a default tsbond server does not pace (Go and rustbond ignore the field).
+   */
+  readonly features: number | undefined;
   readonly sync: boolean;
   readonly withdraw: boolean;
   /**
@@ -44,6 +49,10 @@ export interface TableOptions {
 
 export interface TableResult {
   readonly server: ServerKind;
+  /** HELLO field 1000 of the generator clients (absent in older results: none). */
+  readonly features?: number | undefined;
+  /** Flags of `tsbond server` ([] = defaults; absent in older results). */
+  readonly serverFlags?: readonly string[];
   readonly routes: number;
   readonly victimRoutes: number;
   readonly announcers: number;
@@ -126,13 +135,16 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
     await w0.request({
       op: 'connect',
       ...connectBase,
-      conns: [{ id: SENTINEL, subscribe: o.vni }, { id: VICTIM }],
+      conns: [
+        { id: SENTINEL, subscribe: o.vni, features: o.features },
+        { id: VICTIM, features: o.features },
+      ],
     });
     if (announcers > 0) {
       await wa.request({
         op: 'connect',
         ...connectBase,
-        conns: counts.map((_, i) => ({ id: `a${String(i + 1)}` })),
+        conns: counts.map((_, i) => ({ id: `a${String(i + 1)}`, features: o.features })),
       });
     }
     // Probe: the sentinel's subscription is active before anything is loaded.
@@ -223,7 +235,11 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
     if (o.sync) {
       try {
         const c0 = Date.now();
-        const conn = await w0.request({ op: 'connect', ...connectBase, conns: [{ id: NEWSUB }] });
+        const conn = await w0.request({
+          op: 'connect',
+          ...connectBase,
+          conns: [{ id: NEWSUB, features: o.features }],
+        });
         const connectS = ((conn.at ?? Date.now()) - c0) / 1000;
         const r = await w0.request(
           {
@@ -266,7 +282,12 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
         sentinel: SENTINEL,
         victim: VICTIM,
         victimRoutes,
-        reconnect: () => w0.request({ op: 'connect', ...connectBase, conns: [{ id: VICTIM }] }),
+        reconnect: () =>
+          w0.request({
+            op: 'connect',
+            ...connectBase,
+            conns: [{ id: VICTIM, features: o.features }],
+          }),
         announce: announceVictim,
         timeoutMs,
         stallMs: STALL_MS,
@@ -298,6 +319,8 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
   if (!server.alive()) problems.push('the server process died');
   return {
     server: server.kind,
+    features: o.features,
+    serverFlags: server.flags,
     routes: o.routes,
     victimRoutes,
     announcers: announcers + 1,
