@@ -26,18 +26,27 @@ import { serverCommand } from '../src/cli/server-cmd.js';
 
 const args = process.argv.slice(2);
 
-let captured: MetalBondServer | undefined;
+let started: (s: MetalBondServer) => void = () => undefined;
+const captured = new Promise<MetalBondServer>((resolve) => {
+  started = resolve;
+});
 const original = MetalBondServer.start.bind(MetalBondServer);
 MetalBondServer.start = async (...a: Parameters<typeof MetalBondServer.start>) => {
   const s = await original(...a);
-  captured = s;
+  started(s);
   return s;
 };
 
-// The CLI's action starts the server (and installs its SIGINT/SIGTERM handlers) and returns.
-await serverCommand().exitOverride().parseAsync(args, { from: 'user' });
-if (captured === undefined) throw new Error('tsbond server did not start a MetalBondServer');
-const server: MetalBondServer = captured;
+// The CLI's action starts the server (and installs its SIGINT/SIGTERM handlers). Not awaited:
+// whether the action returns once listening or only at shutdown, the started server is captured.
+serverCommand()
+  .exitOverride()
+  .parseAsync(args, { from: 'user' })
+  .catch((e: unknown) => {
+    process.stderr.write(`tsbond server: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  });
+const server: MetalBondServer = await captured;
 const listeningAt = Date.now();
 
 interface ProbeRequest {

@@ -195,7 +195,10 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
     ['ignore', 'inherit', fd, 'ipc'],
   );
   closeSync(fd);
-  const { port, listeningAt } = await listeningMessage(c, 'tsbond server');
+  const { port, listeningAt } = await listeningMessage(c, 'tsbond server').catch((e: unknown) => {
+    const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`${e instanceof Error ? e.message : String(e)}: ${tail}`);
+  });
   const ipc = new IpcClient(c);
   return {
     kind: 'tsbond',
