@@ -12,7 +12,7 @@
  *   node --import tsx bench/run.ts --smoke [--peers]  tiny sizes, correctness only (CI)
  *
  * See --help (bench/lib/options.ts) for every option. Extra benchmark modules (kernel, HTTP
- * cost, ...) are wired in bench/lib/extra.ts.
+ * cost, ...) are wired below (EXTRA_MODULES).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -20,7 +20,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { EXTRA_MODULES } from './lib/extra.js';
+import type { ExtraModule } from './lib/extra.js';
 import { progress } from './lib/format.js';
 import { machineInfo } from './lib/machine.js';
 import { HELP, UsageError, parseOptions, type Options } from './lib/options.js';
@@ -31,6 +31,15 @@ import type { RunResults } from './lib/results.js';
 import { smokeVerdict } from './lib/smoke.js';
 import { runSuite } from './lib/suite.js';
 import { SERVER_LABEL, peerAvailable, type ServerKind } from './lib/servers.js';
+
+/**
+ * Extra benchmark modules (bench/lib/extra.ts: kernel route installation, HTTP cost, ...), in the
+ * order they run after the built-in benchmarks. Wire a module by importing it and listing it here:
+ *
+ *   import { kernelModule } from './lib/kernel.js';
+ *   const EXTRA_MODULES: readonly ExtraModule[] = [kernelModule];
+ */
+const EXTRA_MODULES: readonly ExtraModule[] = [];
 
 let o: Options;
 try {
@@ -92,7 +101,7 @@ async function main(): Promise<number> {
   const outDir = o.out ?? join(REPO_ROOT, 'bench', 'results');
   const startedAt = new Date().toISOString();
   const t0 = performance.now();
-  const suite = await runSuite(o, { usable, logDir, outDir });
+  const suite = await runSuite(o, { usable, logDir, outDir, extra: EXTRA_MODULES });
   const results: RunResults = {
     startedAt,
     durationS: (performance.now() - t0) / 1000,

@@ -5,7 +5,8 @@
  * BENCHMARKS.md as a section of its own (its `markdown`, else a table of its `figures`), with
  * its figures in the targets table. Smoke asserts `ok`.
  *
- * To wire a module: implement ExtraModule in its own file and add it to EXTRA_MODULES below.
+ * To wire a module: implement ExtraModule in its own file and add it to EXTRA_MODULES in
+ * bench/run.ts.
  */
 
 import type { RunningServer, ServerKind } from './servers.js';
@@ -54,12 +55,3 @@ export interface ExtraModule {
   readonly inSmoke: boolean;
   run(ctx: ExtraContext): Promise<ExtraResult>;
 }
-
-/**
- * The extra modules, in the order they run (after the built-in benchmarks). The lead wires the
- * kernel benchmark (bench/lib/kernel.ts) and the HTTP-cost benchmark here, e.g.:
- *
- *   import { kernelModule } from './kernel.js';
- *   export const EXTRA_MODULES: readonly ExtraModule[] = [kernelModule, httpModule];
- */
-export const EXTRA_MODULES: readonly ExtraModule[] = [];

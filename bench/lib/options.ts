@@ -19,7 +19,7 @@ BENCHMARK: fanout, paced-one, storm, client-sync, sync, memory, withdraw, profil
   client-sync  a default tsbond client syncs a loaded VNI from a default server (issue 11)
   sync, memory, withdraw   one loaded table per server and size (issue 6)
   profile      tsbond under unpaced fan-out with --cpu-prof
-  (extra modules wired in bench/lib/extra.ts run under their own names)
+  (extra modules wired in bench/run.ts run under their own names)
 
 Servers and their configuration
   --server LIST        tsbond,go,rust,forwarder (default: tsbond; all four for 'all'). The

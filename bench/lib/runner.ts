@@ -5,7 +5,7 @@
  */
 
 import type { ClientSyncResult } from './client-sync.js';
-import type { ExtraResult } from './extra.js';
+import type { ExtraModule, ExtraResult } from './extra.js';
 import type { FanoutResult } from './fanout-result.js';
 import { runFanout, type FanoutOptions } from './fanout.js';
 import { fleet, type FleetName } from './fleet.js';
@@ -36,6 +36,8 @@ export interface SuiteEnv {
   readonly usable: readonly ServerKind[];
   readonly logDir: string;
   readonly outDir: string;
+  /** Extra benchmark modules (wired in bench/run.ts). */
+  readonly extra: readonly ExtraModule[];
 }
 
 /** Tags stored with a fan-out run, and the tsbond server flags it runs with. */

@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { runClientSync } from './client-sync.js';
-import { EXTRA_MODULES, type ExtraContext } from './extra.js';
+import type { ExtraContext } from './extra.js';
 import { runFanout } from './fanout.js';
 import { fanoutSeries, pacedOneSeries } from './fanout-series.js';
 import { progress } from './format.js';
@@ -116,10 +116,10 @@ async function table(run: Runner): Promise<void> {
   });
 }
 
-/** The modules wired in lib/extra.ts, each under its own name. */
+/** The extra modules wired in bench/run.ts, each under its own name. */
 async function extras(run: Runner): Promise<void> {
   const o = run.o;
-  for (const m of EXTRA_MODULES) {
+  for (const m of run.env.extra) {
     if (!(o.asked.has(m.name) || (o.all && (o.smoke ? m.inSmoke : m.inAll)))) continue;
     await run.section(m.title, async () => {
       const ctx: ExtraContext = {
