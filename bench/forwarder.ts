@@ -1,10 +1,16 @@
 /**
  * The trivial forwarder: the ceiling of the fan-out measurement. A do-nothing, single-threaded
- * Node process that completes the server side of the handshake, answers KEEPALIVEs, and writes
+ * Node process that completes the server side of the handshake, answers KEEPALIVEs, and sends
  * every UPDATE it reads from one connection, byte for byte, to all other connections. No route
- * table, no validation, no per-subscriber state; only frame boundaries (so that frames from
- * different senders never interleave) and TCP back-pressure (reading stops while a receiver has
- * more than 4 MiB queued, like the real server's flow control).
+ * table, no validation, no subscriptions; only frame boundaries (so that frames from different
+ * senders never interleave) and TCP back-pressure (reading stops while a receiver has more than
+ * 4 MiB queued, like the real server's flow control).
+ *
+ * Writes are as cheap as the server's (src/session/session.ts flush) or cheaper: the ranges of
+ * received chunks meant for a receiver are queued (consecutive ranges of one chunk merged, no
+ * copy) and each receiver with something queued gets one gathered write per event-loop turn
+ * (cork, write the ranges, uncork: one writev), scheduled with setImmediate after the turn's
+ * reads. KEEPALIVE and HELLO replies go straight to the socket, ahead of queued data.
  *
  * Usage: node --import tsx bench/forwarder.ts [--listen [::1]:0]; reports
  * {event:'listening', port} over IPC when forked, else prints it as a JSON line.
@@ -30,6 +36,10 @@ class Conn {
   established = false;
   private readonly carry = Buffer.allocUnsafe(MAX_FRAME);
   private carryLen = 0;
+  /** Queued ranges [bufs[i] from starts[i] to ends[i]), written by flush(). */
+  private bufs: Buffer[] = [];
+  private starts: number[] = [];
+  private ends: number[] = [];
 
   constructor(readonly socket: Socket) {}
 
@@ -84,6 +94,49 @@ class Conn {
     return pos;
   }
 
+  /**
+   * Queues a range (a subarray of a received chunk: its `buffer` and offset identify it);
+   * returns true when the queue was empty (the caller schedules the flush).
+   */
+  queue(bytes: Buffer): boolean {
+    const n = this.bufs.length;
+    const last = this.bufs[n - 1];
+    if (last?.buffer === bytes.buffer && this.ends[n - 1] === bytes.byteOffset) {
+      this.ends[n - 1] = bytes.byteOffset + bytes.length;
+      return false;
+    }
+    this.bufs.push(bytes);
+    this.starts.push(bytes.byteOffset);
+    this.ends.push(bytes.byteOffset + bytes.length);
+    return n === 0;
+  }
+
+  /** One gathered write of everything queued. */
+  flush(): void {
+    const n = this.bufs.length;
+    if (n === 0) return;
+    const bufs = this.bufs;
+    const starts = this.starts;
+    const ends = this.ends;
+    this.bufs = [];
+    this.starts = [];
+    this.ends = [];
+    if (this.socket.destroyed) return;
+    if (n > 1) this.socket.cork();
+    for (let i = 0; i < n; i++) {
+      const b = bufs[i] as Buffer;
+      const start = starts[i] ?? 0;
+      const end = ends[i] ?? 0;
+      // A merged range spans several subarrays of one chunk: one view over the whole range.
+      this.socket.write(
+        start === b.byteOffset && end === b.byteOffset + b.length
+          ? b
+          : Buffer.from(b.buffer, start, end - start),
+      );
+    }
+    if (n > 1) this.socket.uncork();
+  }
+
   private control(type: number): void {
     if (type === TYPE_HELLO && !this.established) this.socket.write(HELLO_REPLY);
     else if (type === TYPE_KEEPALIVE) {
@@ -95,11 +148,30 @@ class Conn {
 
 const conns = new Set<Conn>();
 const congested = new Set<Conn>();
+/** Receivers with queued ranges, flushed once per turn. */
+let dirty: Conn[] = [];
+let flushScheduled = false;
 
+/** Queues `bytes` (whole UPDATE frames of `from`) for every other established connection. */
 function forward(from: Conn, bytes: Buffer): void {
   for (const c of conns) {
     if (c === from || !c.established) continue;
-    c.socket.write(bytes);
+    if (c.queue(bytes)) {
+      dirty.push(c);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+  }
+}
+
+function flushAll(): void {
+  flushScheduled = false;
+  const batch = dirty;
+  dirty = [];
+  for (const c of batch) {
+    c.flush();
     if (c.socket.writableLength > QUEUE_LIMIT && !congested.has(c)) {
       congested.add(c);
       if (congested.size === 1) for (const x of conns) x.socket.pause();

@@ -1,38 +1,57 @@
 /**
- * The tsbond server under test, in its own process: MetalBondServer with the same defaults as
- * `tsbond server` (keepalive 5 s, default flow control), plus a small IPC probe for the driver.
- * Started by bench/run.ts with `node --import tsx --expose-gc bench/tsbond-server-probe.ts`
- * (and `--cpu-prof` when profiling). Messages: {op:'mem'} answers process.memoryUsage() after a
- * full GC; {op:'stats'} answers route and peer counts; {op:'shutdown'} stops and exits (which also
- * writes the CPU profile).
+ * The tsbond server under test, in its own process: exactly `tsbond server`, i.e. the CLI's own
+ * command (src/cli/server-cmd.ts: its flag parsing, its defaults, its logger), run here instead of
+ * through the binary so that the driver can ask the running server questions over IPC.
+ *
+ * Usage (forked by bench/lib/servers.ts with `node --import tsx --expose-gc`, plus `--cpu-prof`
+ * when profiling): bench/tsbond-server-probe.ts [SERVER FLAGS...]. Every argument is a flag of
+ * `tsbond server`; the driver passes `--listen [::1]:0` and `--keepalive 5` (the CLI's default
+ * keepalive) and nothing else unless asked to (`bench/run.ts --server-flags`), so by default the
+ * server runs with the CLI's DEFAULT configuration: default pacing (512 KiB/s) towards peers that
+ * do not announce REASSEMBLY, full speed towards those that do (once the server implements the
+ * tsbond extensions), default flow control, info-level JSON logs (to a file, see servers.ts).
+ *
+ * How: MetalBondServer.start is wrapped before the command runs, so the instance the CLI starts
+ * (with the configuration the CLI built) is captured; nothing else is changed.
+ *
+ * IPC: {op:'mem'} answers process.memoryUsage() after a full GC; {op:'stats'} route and peer
+ * counts, counters, the largest peer queue and RSS; {op:'config'} the server's resolved
+ * configuration as far as it can be serialised; {op:'shutdown'} stops and exits (which also
+ * writes the CPU profile). The 'listening' message carries the argv used and the time the
+ * server was listening (for the sync delay: SYNCED is held back for its first 15 s).
  */
 
-import { parseArgs } from 'node:util';
-
-import { createLogger } from '../src/log.js';
 import { MetalBondServer } from '../src/server/server.js';
+import { serverCommand } from '../src/cli/server-cmd.js';
 
-const { values } = parseArgs({
-  options: {
-    listen: { type: 'string', default: '[::1]:0' },
-    keepalive: { type: 'string', default: '5' },
-    'log-level': { type: 'string', default: 'warn' },
-  },
-});
+const args = process.argv.slice(2);
 
-// JSON log lines on stderr (the driver sends them to a file): warnings by default, so slow
-// consumer disconnects and protocol errors are on record without per-session noise.
-// Pacing off: the benchmark peers reassemble the stream. The default pacing (512 KiB/s per peer,
-// for Go MetalBond clients, which do not) would make every figure here a pacing figure.
-const server = await MetalBondServer.start(values.listen, {
-  keepalive: Number(values.keepalive),
-  pacing: false,
-  logger: createLogger({ level: values['log-level'], format: 'json' }),
+let started: (s: MetalBondServer) => void = () => undefined;
+const captured = new Promise<MetalBondServer>((resolve) => {
+  started = resolve;
 });
+const original = MetalBondServer.start.bind(MetalBondServer);
+MetalBondServer.start = async (...a: Parameters<typeof MetalBondServer.start>) => {
+  const s = await original(...a);
+  started(s);
+  return s;
+};
+
+// The CLI's action starts the server (and installs its SIGINT/SIGTERM handlers). Not awaited:
+// whether the action returns once listening or only at shutdown, the started server is captured.
+serverCommand()
+  .exitOverride()
+  .parseAsync(args, { from: 'user' })
+  .catch((e: unknown) => {
+    process.stderr.write(`tsbond server: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  });
+const server: MetalBondServer = await captured;
+const listeningAt = Date.now();
 
 interface ProbeRequest {
   seq: number;
-  op: 'mem' | 'stats' | 'shutdown';
+  op: 'mem' | 'stats' | 'config' | 'shutdown';
 }
 
 function isProbeRequest(m: unknown): m is ProbeRequest {
@@ -40,6 +59,17 @@ function isProbeRequest(m: unknown): m is ProbeRequest {
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
+
+/** The resolved configuration, without functions and loggers. */
+function configSnapshot(): unknown {
+  const c = (server as unknown as { config?: unknown }).config;
+  if (typeof c !== 'object' || c === null) return undefined;
+  return JSON.parse(
+    JSON.stringify(c, (k, v: unknown) =>
+      k === 'logger' || typeof v === 'function' ? undefined : v,
+    ),
+  ) as unknown;
+}
 
 process.on('message', (m: unknown) => {
   if (!isProbeRequest(m)) return;
@@ -66,9 +96,13 @@ process.on('message', (m: unknown) => {
         counters: server.counters,
         maxQueuedBytes,
         rss: process.memoryUsage.rss(),
+        uptimeMs: Date.now() - listeningAt,
       });
       return;
     }
+    case 'config':
+      process.send?.({ seq: m.seq, config: configSnapshot() });
+      return;
     case 'shutdown':
       void server.shutdown().then(() => {
         process.send?.({ seq: m.seq, stopped: true }, undefined, {}, () => process.exit(0));
@@ -82,4 +116,10 @@ process.on('disconnect', () => {
   void server.shutdown().finally(() => process.exit(0));
 });
 
-process.send?.({ event: 'listening', host: server.address.host, port: server.address.port });
+process.send?.({
+  event: 'listening',
+  host: server.address.host,
+  port: server.address.port,
+  argv: args,
+  listeningAt,
+});

@@ -6,14 +6,19 @@
 
 import { FanoutFrames, TableFrames, probeFrame } from './lib/frames.js';
 import {
+  emptyGroup,
   isRequest,
   type Command,
   type ConnCounts,
+  type ConnDetail,
+  type GroupAcc,
+  type StormOutcome,
   type Reply,
   type WaitSpec,
   type WorkerEvent,
   type WorkerStats,
 } from './lib/protocol.js';
+import { Publisher, Publishing } from './lib/publishing.js';
 import { RawConn, nowMs } from './lib/raw-conn.js';
 
 const conns = new Map<string, RawConn>();
@@ -30,186 +35,61 @@ function conn(id: string): RawConn {
   return c;
 }
 
-// ---- fan-out publishing ----
-
-/** Bytes per socket write when unpaced (whole announce+withdraw pairs). */
-const UNPACED_WRITE_BYTES = 32 * 1024;
-const PACED_TICK_MS = 5;
-
-class Publisher {
-  sentAdds = 0;
-  sentRemoves = 0;
-  done = false;
-  private next = 0;
-  private waitingDrain = false;
-
-  /**
-   * @param phase 0..1: paced, this client's batches are offset by this fraction of its batch
-   *   period, so the clients' batches are spread evenly instead of all falling due together.
-   */
-  constructor(
-    readonly c: RawConn,
-    readonly f: FanoutFrames,
-    readonly phase: number,
-  ) {}
-
-  get sent(): number {
-    return this.sentAdds + this.sentRemoves;
-  }
-
-  /** Writes blocks [next, next + n) (clamped to the buffer end); returns write()'s result. */
-  private writeBlocks(n: number): boolean {
-    const from = this.next;
-    const to = Math.min(from + n, this.f.blocks);
-    const start = this.f.blockStart[from] ?? 0;
-    const end = this.f.blockStart[to] ?? 0;
-    for (let b = from; b < to; b++) {
-      if (b % 2 === 0) this.sentAdds += this.f.batch;
-      else this.sentRemoves += this.f.batch;
-    }
-    this.next = to === this.f.blocks ? 0 : to;
-    return this.c.socket.write(this.f.buf.subarray(start, end));
-  }
-
-  /** Unpaced: write whole pairs as fast as the socket takes them (respecting back-pressure). */
-  pump = (): void => {
-    if (this.done) return;
-    if (!this.c.alive || stopping) {
-      this.finish();
-      return;
-    }
-    const pairBytes = (this.f.blockStart[2] ?? 0) - (this.f.blockStart[0] ?? 0);
-    const pairs = Math.max(1, Math.floor(UNPACED_WRITE_BYTES / Math.max(1, pairBytes)));
-    if (this.writeBlocks(2 * pairs)) setImmediate(this.pump);
-    else {
-      this.c.socket.once('drain', this.pump);
-    }
-  };
-
-  /** Paced: called every tick with the number of updates due by now. */
-  tick(due: number): void {
-    if (this.done) return;
-    if (!this.c.alive) {
-      this.finish();
-      return;
-    }
-    const batch = this.f.batch;
-    if (stopping) {
-      // Finish the batch in progress (its withdrawals; write() queues them even under
-      // back-pressure), then stop.
-      if (this.next % 2 === 1) this.writeBlocks(1);
-      this.finish();
-      return;
-    }
-    if (this.waitingDrain) return;
-    while (this.sent + batch <= due + this.phase * batch) {
-      if (!this.writeBlocks(1)) {
-        this.waitingDrain = true;
-        this.c.socket.once('drain', () => {
-          this.waitingDrain = false;
-        });
-        return;
-      }
-    }
-  }
-
-  finish(): void {
-    if (this.done) return;
-    this.done = true;
-    this.c.socket.off('drain', this.pump);
-    checkStopped();
-  }
-}
-
-let publishers: Publisher[] = [];
-let stopping = false;
-let pacer: NodeJS.Timeout | undefined;
-let stopWaiter: (() => void) | undefined;
-
-function checkStopped(): void {
-  if (stopWaiter !== undefined && publishers.every((p) => p.done || !p.c.alive)) {
-    const w = stopWaiter;
-    stopWaiter = undefined;
-    w();
-  }
-}
-
-function startFanout(ratePerClient: number): void {
-  stopping = false;
-  const t0 = nowMs();
-  if (ratePerClient <= 0) {
-    for (const p of publishers) setImmediate(p.pump);
-    return;
-  }
-  pacer = setInterval(() => {
-    const due = ((nowMs() - t0) / 1000) * ratePerClient;
-    for (const p of publishers) p.tick(due);
-  }, PACED_TICK_MS);
-}
-
-/**
- * Stops publishing now: no new batch is started. Unpaced publishers only ever write whole
- * announce+withdraw pairs, so one waiting for 'drain' is done (what it wrote is queued and will be
- * delivered); paced ones write the withdrawals of a half-done batch first.
- */
-async function stopFanout(): Promise<void> {
-  stopping = true;
-  for (const p of publishers) {
-    if (pacer !== undefined) p.tick(0);
-    else p.finish();
-  }
-  await new Promise<void>((resolve) => {
-    const t = setTimeout(() => {
-      // A publisher stuck on back-pressure for this long is reported as is.
-      stopWaiter = undefined;
-      resolve();
-    }, 30_000);
-    stopWaiter = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    checkStopped();
-  });
-  if (pacer !== undefined) clearInterval(pacer);
-  pacer = undefined;
-}
+const publishing = new Publishing();
 
 // ---- stats ----
 
+const groupOf = new Map<string, string>();
+
 function stats(): WorkerStats {
-  let adds = 0;
-  let removes = 0;
-  let min = Infinity;
-  let max = 0;
-  let last = 0;
-  let lost = 0;
+  const total = emptyGroup();
+  const groups: Record<string, GroupAcc> = {};
+  const sentBy = new Map<RawConn, Publisher>();
+  for (const p of publishing.publishers) sentBy.set(p.c, p);
   for (const c of conns.values()) {
-    const k = c.counter;
-    adds += k.adds;
-    removes += k.removes;
-    min = Math.min(min, k.adds + k.removes);
-    max = Math.max(max, k.adds + k.removes);
-    last = Math.max(last, c.lastUpdateAt);
-    if (c.lost !== undefined) lost++;
+    const name = groupOf.get(c.id) ?? 'all';
+    const g = (groups[name] ??= emptyGroup());
+    for (const x of [total, g]) {
+      const k = c.counter;
+      x.conns++;
+      x.adds += k.adds;
+      x.removes += k.removes;
+      x.minPerConn =
+        x.conns === 1 ? k.adds + k.removes : Math.min(x.minPerConn, k.adds + k.removes);
+      x.maxPerConn = Math.max(x.maxPerConn, k.adds + k.removes);
+      x.lastUpdateAt = Math.max(x.lastUpdateAt, c.lastUpdateAt);
+      if (c.lost !== undefined) x.lost++;
+      x.synced += k.synced;
+      x.refused += k.refused;
+      if (k.adds !== k.removes) x.unbalanced++;
+      const p = sentBy.get(c);
+      if (p !== undefined) {
+        x.ownSentAdds += p.sentAdds;
+        x.ownSentRemoves += p.sentRemoves;
+      }
+      const f =
+        k.hellos === 0
+          ? 'no HELLO'
+          : k.helloFeatures === undefined
+            ? 'none'
+            : String(k.helloFeatures);
+      x.serverFeatures[f] = (x.serverFeatures[f] ?? 0) + 1;
+      if (c.view !== undefined) {
+        x.views++;
+        x.viewSize += c.view.size;
+        x.viewAddPresent += c.view.addPresent;
+        x.viewRemoveAbsent += c.view.removeAbsent;
+        if (x.viewSamples.length < 5) x.viewSamples.push(...c.view.report().samples.slice(0, 2));
+      }
+    }
   }
   let sentAdds = 0;
   let sentRemoves = 0;
-  for (const p of publishers) {
+  for (const p of publishing.publishers) {
     sentAdds += p.sentAdds;
     sentRemoves += p.sentRemoves;
   }
-  return {
-    sentAdds,
-    sentRemoves,
-    adds,
-    removes,
-    minPerConn: conns.size === 0 ? 0 : min,
-    maxPerConn: max,
-    lastUpdateAt: last,
-    conns: conns.size,
-    lost,
-    lostReasons: lostReasons.slice(0, 20),
-  };
+  return { ...total, sentAdds, sentRemoves, groups, lostReasons: lostReasons.slice(0, 20) };
 }
 
 function counts(ids: readonly string[]): Record<string, ConnCounts> {
@@ -219,6 +99,53 @@ function counts(ids: readonly string[]): Record<string, ConnCounts> {
     out[id] = { adds: k.adds, removes: k.removes };
   }
   return out;
+}
+
+function details(ids: readonly string[]): Record<string, ConnDetail> {
+  const out: Record<string, ConnDetail> = {};
+  for (const id of ids) {
+    const c = conn(id);
+    const k = c.counter;
+    out[id] = {
+      adds: k.adds,
+      removes: k.removes,
+      synced: k.synced,
+      refused: k.refused,
+      lastSyncedVni: k.lastSyncedVni,
+      serverFeatures: k.helloFeatures,
+      lastUpdateAt: c.lastUpdateAt,
+      subscribedAt: c.subscribedAt,
+      addSum: k.addSum?.value(),
+      removeSum: k.removeSum?.value(),
+      view: c.view?.report(),
+      lost: c.lost,
+    };
+  }
+  return out;
+}
+
+/** Subscribes every listed conn at once; per conn, when it had `adds` ADDs or why not. */
+async function storm(
+  cmd: Extract<Command, { op: 'storm' }>,
+): Promise<Record<string, StormOutcome>> {
+  const list = cmd.ids.map(conn);
+  for (const c of list) c.subscribe(cmd.vni);
+  const outcomes = await Promise.all(
+    list.map(async (c): Promise<[string, StormOutcome]> => {
+      try {
+        const at = await c.waitFor(
+          () => c.counter.adds >= cmd.adds,
+          cmd.timeoutMs,
+          `${String(cmd.adds)} ADDs`,
+          cmd.stallMs,
+        );
+        return [c.id, { completedAt: at }];
+      } catch (e) {
+        return [c.id, { error: e instanceof Error ? e.message : String(e) }];
+      }
+    }),
+  );
+  return Object.fromEntries(outcomes);
 }
 
 // ---- commands ----
@@ -245,11 +172,15 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
             keepalive: cmd.keepalive,
             keepaliveEveryMs: cmd.keepaliveEveryMs,
             timeoutMs: cmd.timeoutMs,
+            features: spec.features,
+            sums: spec.sums,
+            view: spec.view,
           });
+          groupOf.set(spec.id, spec.group ?? 'all');
           c.setLostHandler((x) => {
             lostReasons.push(`${x.id}: ${x.lost ?? ''}`);
             send({ event: 'lost', id: x.id, reason: x.lost ?? '' });
-            checkStopped();
+            publishing.checkStopped();
           });
           conns.set(spec.id, c);
           if (spec.subscribe !== undefined) c.subscribe(spec.subscribe);
@@ -261,21 +192,23 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
       return { at: nowMs() };
     }
     case 'fanoutPrepare': {
-      publishers = cmd.clients.map(
+      publishing.publishers = cmd.clients.map(
         (client) =>
           new Publisher(
             conn(`c${String(client)}`),
             new FanoutFrames(client, cmd.vni, cmd.batch, cmd.cycle),
             client / cmd.of,
+            cmd.limit,
+            publishing,
           ),
       );
       return {};
     }
     case 'fanoutStart':
-      startFanout(cmd.ratePerClient);
+      publishing.start(cmd.ratePerClient);
       return { at: nowMs() };
     case 'fanoutStop':
-      await stopFanout();
+      await publishing.stop();
       return { at: nowMs(), stats: stats() };
     case 'tableAnnounce': {
       const c = conn(cmd.id);
@@ -303,11 +236,9 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
     }
     case 'reset': {
       for (const id of cmd.ids ?? [...conns.keys()]) {
-        const k = conn(id).counter;
-        k.adds = 0;
-        k.removes = 0;
+        conn(id).counter.resetCounts();
       }
-      for (const p of publishers) {
+      for (const p of publishing.publishers) {
         p.sentAdds = 0;
         p.sentRemoves = 0;
       }
@@ -328,12 +259,31 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
         startedAt = Math.max(startedAt, conn(id).close());
         conns.delete(id);
       }
-      publishers = publishers.filter((p) => conns.has(p.c.id));
+      publishing.publishers = publishing.publishers.filter((p) => conns.has(p.c.id));
       const at = reached === undefined ? startedAt : await reached;
       return { startedAt, at, counts: cmd.then === undefined ? {} : counts([cmd.then.id]) };
     }
     case 'stats':
       return { stats: stats() };
+    case 'quiet': {
+      const until = nowMs() + cmd.timeoutMs;
+      for (;;) {
+        const last = Math.max(0, ...cmd.ids.map((id) => conn(id).lastUpdateAt));
+        const now = nowMs();
+        if (now - last >= cmd.ms || now >= until) break;
+        await new Promise((r) =>
+          setTimeout(r, Math.max(10, Math.min(cmd.ms - (now - last), until - now))),
+        );
+      }
+      return { at: nowMs(), counts: counts(cmd.ids) };
+    }
+    case 'details':
+      return { details: details(cmd.ids) };
+    case 'storm': {
+      const startedAt = nowMs();
+      const outcome = await storm(cmd);
+      return { startedAt, at: nowMs(), storm: outcome };
+    }
   }
 }
 

@@ -1,20 +1,32 @@
 /**
  * Benchmark 1, fan-out stress (rustbond's examples/stress_test.rs shape): N clients all subscribed
- * to one VNI; each repeatedly announces a batch of B routes and withdraws them, for D seconds,
- * paced (a target rate in updates/s over all clients) or unpaced (as fast as the sockets take
- * them, honouring write() back-pressure). Every update should reach the N-1 other clients.
+ * to one VNI; each publisher repeatedly announces a batch of B routes and withdraws them, for D
+ * seconds, paced (a target rate in updates/s over all publishers) or unpaced (as fast as the
+ * sockets take them, honouring write() back-pressure). The fleet (lib/fleet.ts) says what each
+ * client announces in its HELLO and how its reception is checked: exact counts for receivers the
+ * server writes to at full speed, an exact view for receivers it paces.
  */
 
 import { availableParallelism } from 'node:os';
 
+import {
+  expectedOf,
+  groupResult,
+  limitedBy,
+  pct,
+  type FanoutResult,
+  type FanoutSample,
+} from './fanout-result.js';
+import { groupOfClient, fleetClients, type Fleet, type FleetName } from './fleet.js';
+import { fmtCount, fmtRate, fmtSeconds, progress } from './format.js';
+import { featuresText } from './hello.js';
 import { CpuMeter } from './procs.js';
-import type { RunningServer, ServerKind } from './servers.js';
-import { WorkerPool } from './workers.js';
-import type { WorkerStats } from './protocol.js';
-import { fmtCount, fmtRate, progress } from './format.js';
+import type { GroupStats, WorkerStats } from './protocol.js';
+import type { RunningServer } from './servers.js';
+import { WorkerPool, sumGroups } from './workers.js';
 
 export interface FanoutOptions {
-  readonly clients: number;
+  readonly fleet: Fleet;
   readonly batch: number;
   readonly durationS: number;
   /** Target updates/s in, over all clients; 0 = unpaced. */
@@ -25,89 +37,60 @@ export interface FanoutOptions {
   readonly keepalive: number;
   /** Longest wait for the last deliveries after publishing stopped. */
   readonly drainTimeoutS: number;
+  /**
+   * View receivers (paced by the server): after publishing stopped, the longest wait until every
+   * view is empty and nothing arrived for a while (a paced peer drains at 512 KiB/s).
+   */
+  readonly viewDrainTimeoutS: number;
+  /** Updates per publisher before it stops by itself (0 = until the end; smoke bounds the volume). */
+  readonly limitPerClient: number;
+  /** Keep the exact view of every receiver (smoke: cheap at its sizes), not only paced ones. */
+  readonly viewAll: boolean;
 }
 
-export interface FanoutSample {
-  readonly t: number;
-  readonly sentPerSec: number;
-  readonly deliveredPerSec: number;
-}
+const TAG = (s: string, fleet: FleetName, mode: string): string =>
+  `fanout ${s}${fleet === 'tsbond' ? '' : ` [${fleet}]`} ${mode}`;
 
-export interface FanoutResult {
-  readonly server: ServerKind;
-  readonly mode: 'paced' | 'unpaced';
-  readonly targetRate: number;
-  readonly clients: number;
-  readonly batch: number;
-  readonly workers: number;
-  readonly durationS: number;
-  readonly sent: number;
-  /** sent / elapsed from start to the last delivery (drain included). */
-  readonly sentPerSec: number;
-  /** Publishing window (D plus stop latency) and elapsed time until the last delivery. */
-  readonly publishS: number;
-  readonly elapsedS: number;
-  readonly expected: number;
-  readonly delivered: number;
-  readonly deliveredAdds: number;
-  readonly deliveredRemoves: number;
-  /** delivered / elapsed from start to the last delivery. */
-  readonly deliveredPerSec: number;
-  /** delivered / expected after draining; exactly 1 when nothing was lost or duplicated. */
-  readonly deliveryRatio: number;
-  readonly drainS: number;
-  readonly lostSessions: number;
-  readonly lostReasons: readonly string[];
-  readonly perConnMin: number;
-  readonly perConnMax: number;
-  readonly cpu: {
-    /** CPU seconds per wall second (1.0 = one core busy), from /proc/PID/stat. */
-    readonly server: number;
-    readonly generators: number;
-    readonly generatorMaxProcess: number;
-    readonly driver: number;
-    /** Share of all cores busy (whole machine). */
-    readonly machine: number;
-    /** CPU used by processes outside this run (other work on the machine), in cores. */
-    readonly others: number;
-  };
-  /** Largest server RSS seen (sampled every second), and for tsbond the largest peer queue. */
-  readonly serverPeakRss: number;
-  readonly serverPeakQueuedBytes: number | undefined;
-  readonly limitedBy: string;
-  readonly serverLog: Readonly<Record<string, number>>;
-  readonly samples: readonly FanoutSample[];
-  readonly ok: boolean;
-  readonly problems: readonly string[];
-  /** Share of the machine busy during the second before the run (other work). */
-  readonly background?: number;
-  /** With --repeat: this run's number (1-based) of `rounds` alternating unpaced runs. */
-  readonly round?: number;
-  readonly rounds?: number;
+/** Routes left, duplicates: the state of the view receivers. */
+function viewsClean(g: GroupStats): boolean {
+  return g.viewSize === 0 && g.viewAddPresent === 0 && g.viewRemoveAbsent === 0;
 }
-
-const TAG = (s: string, mode: string): string => `fanout ${s} ${mode}`;
 
 export async function runFanout(server: RunningServer, o: FanoutOptions): Promise<FanoutResult> {
-  if (o.clients < 2 || o.clients > 255) throw new Error('--clients must be in 2..255');
+  const f = o.fleet;
+  const clients = fleetClients(f);
+  const groupOf = groupOfClient(f);
+  const publishers = groupOf.map((g, i) => (g.publish ? i : -1)).filter((i) => i >= 0);
+  if (clients < 2 || clients > 255) throw new Error('--clients must be in 2..255');
+  if (publishers[0] !== 0 || publishers.length !== (publishers.at(-1) ?? -1) + 1) {
+    throw new Error('fleet: publishers must be clients 0..P-1');
+  }
+  const countGroups = f.groups.filter((g) => g.track === 'count').map((g) => g.name);
+  const viewGroups = f.groups.filter((g) => g.track === 'view').map((g) => g.name);
   const mode = o.rate > 0 ? 'paced' : 'unpaced';
-  const tag = TAG(server.kind, mode === 'paced' ? `paced ${fmtRate(o.rate)}/s` : 'unpaced');
-  const workers = Math.max(1, Math.min(o.workers, o.clients));
+  const tag = TAG(server.kind, f.name, mode === 'paced' ? `paced ${fmtRate(o.rate)}/s` : 'unpaced');
+  const workers = Math.max(1, Math.min(o.workers, clients));
   const pool = new WorkerPool(workers);
   try {
     const target = { host: server.host, port: server.port };
     const byWorker = pool.workers.map((w) =>
-      Array.from({ length: o.clients }, (_, i) => i).filter((i) => i % workers === w.index),
+      Array.from({ length: clients }, (_, i) => i).filter((i) => i % workers === w.index),
     );
-    progress(
-      tag,
-      `connecting ${String(o.clients)} clients from ${String(workers)} worker processes`,
-    );
+    progress(tag, `connecting ${f.label} from ${String(workers)} worker processes`);
     await pool.all(
       (w) => ({
         op: 'connect',
         target,
-        conns: (byWorker[w.index] ?? []).map((i) => ({ id: `c${String(i)}`, subscribe: o.vni })),
+        conns: (byWorker[w.index] ?? []).map((i) => {
+          const g = groupOf[i];
+          return {
+            id: `c${String(i)}`,
+            subscribe: o.vni,
+            features: g?.features,
+            group: g?.name,
+            view: g?.track === 'view' || o.viewAll,
+          };
+        }),
         keepalive: o.keepalive,
         keepaliveEveryMs: 2000,
         timeoutMs: 30_000,
@@ -116,11 +99,12 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
     );
     await pool.all((w) => ({
       op: 'fanoutPrepare',
-      clients: byWorker[w.index] ?? [],
-      of: o.clients,
+      clients: (byWorker[w.index] ?? []).filter((i) => groupOf[i]?.publish === true),
+      of: publishers.length,
       vni: o.vni,
       batch: o.batch,
       cycle: o.cycle,
+      limit: o.limitPerClient,
     }));
     await probeBarrier(pool, byWorker, o.vni);
 
@@ -130,7 +114,7 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
       driver: [process.pid],
     });
     const genMeters = pool.pids.map((pid) => new CpuMeter({ g: [pid] }));
-    const ratePerClient = o.rate / o.clients;
+    const ratePerClient = o.rate / publishers.length;
     const starts = await pool.all({ op: 'fanoutStart', ratePerClient });
     const t0 = Math.min(...starts.map((r) => r.at ?? Date.now()));
     progress(tag, `publishing for ${String(o.durationS)} s`);
@@ -160,48 +144,88 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
       const sentRate = (cur.sentAdds + cur.sentRemoves - prev.sentAdds - prev.sentRemoves) / dt;
       const delivRate = (cur.adds + cur.removes - prev.adds - prev.removes) / dt;
       samples.push({ t: samples.length + 1, sentPerSec: sentRate, deliveredPerSec: delivRate });
-      const expectedSoFar = (cur.sentAdds + cur.sentRemoves) * (o.clients - 1);
       progress(
         tag,
         `t=${samples.length.toString().padStart(3)}s sent ${fmtRate(sentRate)}/s delivered ${fmtRate(delivRate)}/s ` +
-          `(so far ${pct(cur.adds + cur.removes, expectedSoFar)} of expected) lost ${String(cur.lost)}`,
+          `lost ${String(cur.lost)}`,
       );
       prev = cur;
       prevT = now;
-      if (cur.lost >= o.clients) break;
+      if (cur.lost >= clients) break;
     }
 
     const stops = await pool.all({ op: 'fanoutStop' }, 60_000);
     const stopAt = Math.max(...stops.map((r) => r.at ?? 0));
     let s = await pool.stats();
     const sent = s.sentAdds + s.sentRemoves;
-    const expectedAdds = s.sentAdds * (o.clients - 1);
-    const expectedRemoves = s.sentRemoves * (o.clients - 1);
-    const expected = expectedAdds + expectedRemoves;
+    const expected0 = (g: GroupStats): { adds: number; removes: number } =>
+      expectedOf(g, s.sentAdds, s.sentRemoves);
+    const pick = (names: readonly string[]): GroupStats =>
+      sumGroups(names.map((n) => s.groups[n]).filter((g): g is GroupStats => g !== undefined));
+    const exactNames = countGroups.length > 0 ? countGroups : viewGroups;
+    const exactExpected = (): number => {
+      const e = expected0(pick(exactNames));
+      return e.adds + e.removes;
+    };
     progress(
       tag,
-      `stopped: ${fmtCount(sent)} sent; draining (expect ${fmtCount(expected)} deliveries)`,
+      `stopped: ${fmtCount(sent)} sent; draining (expect ${fmtCount(exactExpected())} deliveries` +
+        `${countGroups.length > 0 ? ' to the exactly counted receivers' : ''})`,
     );
 
-    // Drain: until everything expected arrived, or nothing moved for 3 s, or the drain timeout.
+    // Drain the exact receivers: until everything expected arrived, or nothing moved for 3 s, or
+    // the drain timeout. Then a quiet second: an excess (duplicates) would show.
     const drainStart = performance.now();
     let lastChange = drainStart;
-    let lastCount = s.adds + s.removes;
-    while (s.adds + s.removes < expected) {
+    let lastCount = -1;
+    while (countGroups.length > 0) {
+      const g = pick(countGroups);
+      const n = g.adds + g.removes;
       const now = performance.now();
+      if (n !== lastCount) {
+        lastCount = n;
+        lastChange = now;
+      }
+      if (n >= exactExpected() && now - lastChange >= 1000) break;
       if (now - lastChange > 3000 || now - drainStart > o.drainTimeoutS * 1000) break;
       await sleep(100);
       s = await pool.stats();
-      if (s.adds + s.removes !== lastCount) {
-        lastCount = s.adds + s.removes;
-        lastChange = performance.now();
+    }
+    // View receivers (paced by the server) drain far slower: until every view is empty and
+    // nothing arrived for 3 s; bounded, and given up when nothing arrives for 30 s.
+    let viewDrained = true;
+    if (viewGroups.length > 0) {
+      const bound = performance.now() + o.viewDrainTimeoutS * 1000;
+      let lastView = -1;
+      let lastViewChange = performance.now();
+      let lastReport = performance.now();
+      for (;;) {
+        s = await pool.stats();
+        const g = pick(viewGroups);
+        const now = performance.now();
+        const n = g.adds + g.removes;
+        if (n !== lastView) {
+          lastView = n;
+          lastViewChange = now;
+        }
+        if (viewsClean(g) && now - lastViewChange >= 3000) break;
+        if (now > bound || now - lastViewChange > 30_000) {
+          viewDrained = false;
+          break;
+        }
+        if (now - lastReport > 5000) {
+          lastReport = now;
+          progress(
+            tag,
+            `waiting for the paced receivers: ${fmtCount(g.viewSize)} routes still in their views`,
+          );
+        }
+        await sleep(250);
       }
     }
     clearInterval(sampler);
     const cpu = meter.read();
     const genShares = genMeters.map((m) => m.read().groups.g?.coreShare ?? 0);
-    // A round trip on every live connection: whatever the server queued before is now in, so an
-    // excess (duplicates) would show.
     await pool
       .all((w) => ({
         op: 'roundTrip',
@@ -210,23 +234,39 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
       }))
       .catch(() => undefined);
     s = await pool.stats();
-    const drainS = Math.max(0, (s.lastUpdateAt - stopAt) / 1000);
-    const delivered = s.adds + s.removes;
-    const activeS = Math.max(1e-3, (Math.max(s.lastUpdateAt, stopAt) - t0) / 1000);
+    const routesLeft = await server.routeCount().catch(() => undefined);
+
+    const groups = f.groups.map((spec) =>
+      groupResult(spec, s.groups[spec.name] ?? sumGroups([]), {
+        sentAdds: s.sentAdds,
+        sentRemoves: s.sentRemoves,
+        t0,
+        stopAt,
+        viewKept: spec.track === 'view' || o.viewAll,
+        viewDrained,
+        viewDrainTimeoutS: o.viewDrainTimeoutS,
+      }),
+    );
+
+    const ex = pick(exactNames);
+    const exE = expected0(ex);
+    const delivered = ex.adds + ex.removes;
+    const expected = exE.adds + exE.removes;
+    const activeS = Math.max(1e-3, (Math.max(ex.lastUpdateAt, stopAt) - t0) / 1000);
     const sendS = Math.max(1e-3, (stopAt - t0) / 1000);
     const problems: string[] = [];
-    if (delivered !== expected) {
-      problems.push(
-        `delivered ${String(delivered)} of ${String(expected)} expected (${pct(delivered, expected)})`,
-      );
+    for (const g of groups) {
+      if (!g.ok) problems.push(`${g.name}: ${g.problems.join(', ')}`);
     }
-    if (s.adds !== expectedAdds || s.removes !== expectedRemoves) {
-      problems.push(
-        `ADDs ${String(s.adds)}/${String(expectedAdds)}, REMOVEs ${String(s.removes)}/${String(expectedRemoves)}`,
-      );
+    if (s.lost > 0 && !problems.some((p) => p.includes('lost'))) {
+      problems.push(`${String(s.lost)} sessions lost`);
     }
-    if (s.lost > 0) problems.push(`${String(s.lost)} sessions lost`);
     if (sent === 0) problems.push('nothing was sent');
+    if (routesLeft !== undefined && routesLeft !== 0) {
+      problems.push(
+        `the server still holds ${String(routesLeft)} routes (publishers withdrew all)`,
+      );
+    }
     if (!server.alive()) problems.push('the server process died');
     const serverLog = await server.logSummary();
     const genMax = Math.max(0, ...genShares);
@@ -236,9 +276,14 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
     const sentPerSec = sent / activeS;
     const result: FanoutResult = {
       server: server.kind,
+      fleet: f.name,
+      fleetLabel: f.label,
+      serverFlags: server.flags,
+      groups,
       mode,
       targetRate: o.rate,
-      clients: o.clients,
+      clients,
+      publishers: publishers.length,
       batch: o.batch,
       workers,
       durationS: o.durationS,
@@ -248,15 +293,15 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
       elapsedS: activeS,
       expected,
       delivered,
-      deliveredAdds: s.adds,
-      deliveredRemoves: s.removes,
+      deliveredAdds: ex.adds,
+      deliveredRemoves: ex.removes,
       deliveredPerSec: delivered / activeS,
       deliveryRatio: expected === 0 ? 0 : delivered / expected,
-      drainS,
+      drainS: Math.max(0, (ex.lastUpdateAt - stopAt) / 1000),
       lostSessions: s.lost,
       lostReasons: pool.lostReasons().slice(0, 10),
-      perConnMin: s.minPerConn,
-      perConnMax: s.maxPerConn,
+      perConnMin: ex.minPerConn,
+      perConnMax: ex.maxPerConn,
       cpu: {
         server: cpu.groups.server?.coreShare ?? 0,
         generators: cpu.groups.generators?.coreShare ?? 0,
@@ -280,11 +325,23 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
       problems,
     };
     const final = { ...result, limitedBy: limitedBy(result) };
+    const groupText = groups
+      .filter(() => groups.length > 1)
+      .map(
+        (g) =>
+          `${g.name} ${fmtRate(g.deliveredPerSec)}/s${g.track === 'view' ? ` (drained ${fmtSeconds(g.drainS)} after the stop)` : ''}`,
+      )
+      .join(', ');
     progress(
       tag,
       `done: sent ${fmtRate(sentPerSec)}/s, delivered ${fmtRate(final.deliveredPerSec)}/s, ` +
         `ratio ${pct(delivered, expected)}, lost ${String(s.lost)}, server CPU ${(final.cpu.server * 100).toFixed(0)}%` +
-        `, generators ${(final.cpu.generators * 100).toFixed(0)}% (${final.limitedBy})`,
+        `, generators ${(final.cpu.generators * 100).toFixed(0)}% (${final.limitedBy})` +
+        (groupText === '' ? '' : `; ${groupText}`) +
+        `; server HELLO features ${Object.keys(s.serverFeatures)
+          .map((k) => (k === 'none' ? 'absent' : featuresText(Number(k))))
+          .join(', ')}` +
+        (final.ok ? '' : `; PROBLEMS: ${problems.join('; ')}`),
     );
     return final;
   } finally {
@@ -315,28 +372,6 @@ async function probeBarrier(pool: WorkerPool, byWorker: number[][], vni: number)
     );
   }
   await pool.all({ op: 'reset' });
-}
-
-function limitedBy(r: FanoutResult): string {
-  const c = r.cpu;
-  const singleThreaded = r.server === 'tsbond' || r.server === 'forwarder';
-  if (r.mode === 'paced' && r.sentPerSec >= 0.95 * r.targetRate && r.deliveryRatio >= 0.999) {
-    return 'the target rate (paced; no CPU limit reached)';
-  }
-  if (singleThreaded && c.server >= 0.9) return 'server CPU (its one core saturated)';
-  if (c.generatorMaxProcess >= 0.9) return 'generator CPU (a worker process saturated)';
-  if (c.machine >= 0.9) {
-    return (
-      `machine CPU (all cores busy: server ${(c.server * 100).toFixed(0)}%, ` +
-      `generators ${(c.generators * 100).toFixed(0)}%, other processes ${(c.others * 100).toFixed(0)}%)`
-    );
-  }
-  if (r.lostSessions > 0) return 'lost sessions (server reset them)';
-  return 'neither side CPU-bound (latency / back-pressure)';
-}
-
-function pct(a: number, b: number): string {
-  return b === 0 ? 'n/a' : `${((100 * a) / b).toFixed(2)}%`;
 }
 
 async function sleep(ms: number): Promise<void> {

@@ -1,16 +1,11 @@
 /**
- * Frame building and counting for the load generator. Publishers build every frame once, up front
- * (canonical route keys from the project's codec); subscribers only scan frame headers and count,
- * so the generator stays cheap enough to measure servers that deliver millions of updates/s.
+ * Frame building for the load generator: publishers build every frame once, up front (canonical
+ * route keys from the project's codec), so the generator stays cheap enough to measure servers
+ * that deliver millions of updates/s. Receivers count with frame-counter.ts.
  */
 
 import { canonicalRouteKey, updateFrameSize, writeUpdateFrame } from '../../src/wire/route-key.js';
-
-const HEADER = 4;
-const MAX_PAYLOAD = 1188;
-const TYPE_HELLO = 1;
-const TYPE_KEEPALIVE = 2;
-const TYPE_UPDATE = 5;
+import { RouteSum, framesSum, type SumValue } from './route-sum.js';
 
 /** An IPv4 /32 destination and a 2001:db8::/32 next hop, as bytes. */
 export interface RouteBytes {
@@ -120,93 +115,16 @@ export function probeFrame(vni: number, n: number, remove: boolean): Buffer {
   return buf;
 }
 
-/**
- * Counts the frames of one inbound stream by scanning headers only: UPDATE frames split into ADD
- * and REMOVE by the first payload bytes (`08 01` = action REMOVE; an ADD omits the action field).
- * Handles any split of the stream; a frame cut by a chunk boundary is completed in a small buffer.
- */
-export class FrameCounter {
-  adds = 0;
-  removes = 0;
-  keepalives = 0;
-  hellos = 0;
-  others = 0;
-  /** Set on a malformed header; nothing is counted after it. */
-  error: string | undefined;
-  private readonly carry = Buffer.allocUnsafe(HEADER + MAX_PAYLOAD);
-  private carryLen = 0;
-
-  get updates(): number {
-    return this.adds + this.removes;
+/** The checksum of the routes of these announcers' TableFrames (what a snapshot must deliver). */
+export function tableSum(
+  vni: number,
+  announcers: readonly { announcer: number; count: number }[],
+): SumValue {
+  const sum = new RouteSum();
+  for (const a of announcers) {
+    if (a.count === 0) continue;
+    const f = new TableFrames(a.announcer, vni, a.count);
+    framesSum(f.buf, 0, f.buf.length, sum);
   }
-
-  feed(chunk: Buffer): void {
-    if (this.error !== undefined) return;
-    const len = chunk.length;
-    let pos = 0;
-    if (this.carryLen > 0) {
-      pos = this.completeCarry(chunk);
-      if (pos < 0) return;
-    }
-    while (len - pos >= HEADER) {
-      const size = ((chunk[pos + 1] ?? 0) << 8) | (chunk[pos + 2] ?? 0);
-      const type = chunk[pos + 3] ?? 0;
-      if (chunk[pos] !== 1 || type < 1 || type > 5 || size > MAX_PAYLOAD) {
-        this.fail(chunk, pos);
-        return;
-      }
-      const end = pos + HEADER + size;
-      if (end > len) break;
-      if (type === TYPE_UPDATE) {
-        if (size >= 2 && chunk[pos + 4] === 0x08 && chunk[pos + 5] === 0x01) this.removes++;
-        else this.adds++;
-      } else this.countOther(type);
-      pos = end;
-    }
-    if (pos < len) {
-      chunk.copy(this.carry, 0, pos, len);
-      this.carryLen = len - pos;
-    }
-  }
-
-  /** Completes the carried partial frame from the head of `chunk`; returns the next position or -1. */
-  private completeCarry(chunk: Buffer): number {
-    const c = this.carry;
-    let pos = 0;
-    if (this.carryLen < HEADER) {
-      const take = Math.min(HEADER - this.carryLen, chunk.length);
-      chunk.copy(c, this.carryLen, 0, take);
-      this.carryLen += take;
-      pos = take;
-      if (this.carryLen < HEADER) return -1;
-    }
-    const size = ((c[1] ?? 0) << 8) | (c[2] ?? 0);
-    const type = c[3] ?? 0;
-    if (c[0] !== 1 || type < 1 || type > 5 || size > MAX_PAYLOAD) {
-      this.fail(c, 0);
-      return -1;
-    }
-    const total = HEADER + size;
-    const take = Math.min(total - this.carryLen, chunk.length - pos);
-    chunk.copy(c, this.carryLen, pos, pos + take);
-    this.carryLen += take;
-    pos += take;
-    if (this.carryLen < total) return -1;
-    this.carryLen = 0;
-    if (type === TYPE_UPDATE) {
-      if (size >= 2 && c[4] === 0x08 && c[5] === 0x01) this.removes++;
-      else this.adds++;
-    } else this.countOther(type);
-    return pos;
-  }
-
-  private countOther(type: number): void {
-    if (type === TYPE_KEEPALIVE) this.keepalives++;
-    else if (type === TYPE_HELLO) this.hellos++;
-    else this.others++;
-  }
-
-  private fail(buf: Buffer, pos: number): void {
-    this.error = `malformed frame header ${buf.subarray(pos, pos + HEADER).toString('hex')}`;
-  }
+  return sum.value();
 }

@@ -131,6 +131,19 @@ export function rssBytes(pid: number): number | undefined {
   }
 }
 
+/** VmRSS and VmHWM (peak RSS since the process started) in bytes, or undefined when gone. */
+export function procRss(pid: number): { rss: number; hwm: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${String(pid)}/status`, 'latin1');
+    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    if (rss === undefined || hwm === undefined) return undefined;
+    return { rss: Number(rss) * 1024, hwm: Number(hwm) * 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Busy and total jiffies of the whole machine (/proc/stat). */
 export function machineJiffies(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'latin1').split('\n')[0] ?? '';

@@ -9,8 +9,10 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
-import { encodeHello, encodeKeepalive, encodeSubscribe } from '../../src/wire/encode.js';
-import { FrameCounter } from './frames.js';
+import { encodeKeepalive, encodeSubscribe } from '../../src/wire/encode.js';
+import { FrameCounter } from './frame-counter.js';
+import { helloFrame } from './hello.js';
+import { RouteView } from './route-sum.js';
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across processes. */
 export function nowMs(): number {
@@ -34,10 +36,17 @@ export interface ConnOptions {
   /** Send a KEEPALIVE this often once established, ms. */
   readonly keepaliveEveryMs: number;
   readonly timeoutMs: number;
+  /** HELLO field 1000 `features` (lib/hello.ts); undefined: no field (a Go-compatible peer). */
+  readonly features?: number | undefined;
+  /** Keep checksums of the received routes. */
+  readonly sums?: boolean | undefined;
+  /** Keep the exact view of the received routes (a Map: for a few receivers only). */
+  readonly view?: boolean | undefined;
 }
 
 export class RawConn {
-  readonly counter = new FrameCounter();
+  readonly counter: FrameCounter;
+  readonly view: RouteView | undefined;
   /** Why the connection was lost (closed by the server or an error), if it was. */
   lost: string | undefined;
   /** Time of the last UPDATE received. */
@@ -45,6 +54,8 @@ export class RawConn {
   /** KEEPALIVEs sent, handshake included (each is answered by the server). */
   pingsSent = 0;
   readonly openedAt = nowMs();
+  /** When the last SUBSCRIBE was written. */
+  subscribedAt = 0;
   private closing = false;
   private waiters: Waiter[] = [];
   private pinger: NodeJS.Timeout | undefined;
@@ -54,7 +65,11 @@ export class RawConn {
   private constructor(
     readonly id: string,
     readonly socket: Socket,
+    readonly features: number | undefined,
+    o: ConnOptions,
   ) {
+    this.view = o.view === true ? new RouteView() : undefined;
+    this.counter = new FrameCounter({ sums: o.sums === true, view: this.view });
     socket.on('data', (chunk: Buffer) => {
       const c = this.counter;
       const before = c.adds + c.removes;
@@ -73,7 +88,7 @@ export class RawConn {
 
   static async open(id: string, o: ConnOptions): Promise<RawConn> {
     const socket = connect({ host: o.host, port: o.port, noDelay: true });
-    const conn = new RawConn(id, socket);
+    const conn = new RawConn(id, socket, o.features, o);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         reject(new Error(`${id}: connect timeout`));
@@ -88,7 +103,7 @@ export class RawConn {
       });
     });
     // Handshake, one step at a time.
-    socket.write(encodeHello(Math.max(1, o.keepalive), false));
+    socket.write(helloFrame(Math.max(1, o.keepalive), o.features));
     await conn.waitFor(() => conn.counter.hellos >= 1, o.timeoutMs, 'server HELLO');
     conn.pingsSent++;
     socket.write(KEEPALIVE);
@@ -112,6 +127,7 @@ export class RawConn {
   subscribe(vni: number): void {
     if (this.subscribed.has(vni)) return;
     this.subscribed.add(vni);
+    this.subscribedAt = nowMs();
     this.socket.write(encodeSubscribe(vni));
   }
 

@@ -1,19 +1,20 @@
 /**
  * The servers under test, each in its own process on [::1] with a free port:
- * - tsbond: bench/tsbond-server-probe.ts (MetalBondServer with the CLI's defaults, IPC probe);
+ * - tsbond: bench/tsbond-server-probe.ts (`tsbond server` itself, default flags unless
+ *   `serverFlags` are given, plus an IPC probe);
  * - go: Go MetalBond v0.5.0 (`.peers/metalbond server`), logging at its default info level;
  * - rust: rustbond 0.1.3's MetalBondServer through our driver (`.peers/rustbond-peer server`);
  * - forwarder: bench/forwarder.ts, the do-nothing ceiling.
  */
 
 import type { ChildProcess } from 'node:child_process';
-import { execFile } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 
-import { REPO_ROOT, forkTs, freePort, rssBytes, spawnTracked, waitExit } from './procs.js';
+import { REPO_ROOT, forkTs, freePort, procRss, rssBytes, spawnTracked, waitExit } from './procs.js';
+import { goLogSummary, rustLogSummary, tsbondLogSummary } from './server-logs.js';
 
 export const SERVER_KINDS = ['tsbond', 'go', 'rust', 'forwarder'] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -26,8 +27,10 @@ export const SERVER_LABEL: Record<ServerKind, string> = {
 };
 
 export const HOST = '::1';
-export const GO_BIN = join(REPO_ROOT, '.peers', 'metalbond');
-export const RUST_BIN = join(REPO_ROOT, '.peers', 'rustbond-peer');
+/** Where test/interop/build-peers.sh puts the reference peers (TSBOND_PEERS_DIR, as the tests). */
+export const PEERS_DIR = process.env.TSBOND_PEERS_DIR ?? join(REPO_ROOT, '.peers');
+export const GO_BIN = join(PEERS_DIR, 'metalbond');
+export const RUST_BIN = join(PEERS_DIR, 'rustbond-peer');
 
 export interface MemorySample {
   readonly rss: number;
@@ -42,13 +45,26 @@ export interface RunningServer {
   readonly pid: number;
   readonly host: string;
   readonly port: number;
+  /**
+   * The server's command-line flags beyond listen address and keepalive (tsbond: flags of
+   * `tsbond server`; [] = its defaults).
+   */
+  readonly flags: readonly string[];
+  /** When the server was listening (ms since the epoch). */
+  readonly listeningAt: number;
   memory(): Promise<MemorySample>;
   /** Routes in the server's table, when it can tell. */
   routeCount(): Promise<number | undefined>;
   /** RSS now, and (tsbond) the largest outbound queue of any peer, for sampling under load. */
   sample(): Promise<{ rss: number; maxQueuedBytes?: number | undefined }>;
+  /** tsbond: the server's resolved configuration (JSON); others: undefined. */
+  config(): Promise<unknown>;
+  /** RSS now and its peak so far (VmRSS, VmHWM from /proc/PID/status). */
+  rssNow(): { rss: number; hwm: number } | undefined;
   /** Whether the process is still running. */
   alive(): boolean;
+  /** SIGKILL now (a safety stop, e.g. memory running away). */
+  kill(): void;
   /** Counted warnings from the server's log (Go), e.g. resets. */
   logSummary(): Promise<Record<string, number>>;
   stop(): Promise<void>;
@@ -62,6 +78,8 @@ export interface StartOptions {
   readonly logDir: string;
   /** Go: send its (per-route, info-level) log to /dev/null instead of a file. */
   readonly goLogNull?: boolean | undefined;
+  /** tsbond: flags of `tsbond server` added to the defaults (e.g. ['--no-pacing']). */
+  readonly serverFlags?: readonly string[] | undefined;
 }
 
 export function peerAvailable(kind: ServerKind): boolean {
@@ -135,15 +153,22 @@ async function waitListening(port: number): Promise<void> {
   }
 }
 
-async function listeningMessage(c: ChildProcess, what: string): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
+async function listeningMessage(
+  c: ChildProcess,
+  what: string,
+): Promise<{ port: number; listeningAt: number }> {
+  return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
       reject(new Error(`${what} did not start within 30 s`));
     }, 30_000);
     c.on('message', (m: unknown) => {
       if (typeof m === 'object' && m !== null && (m as { event?: unknown }).event === 'listening') {
         clearTimeout(t);
-        resolve(Number((m as { port?: unknown }).port));
+        const at = (m as { listeningAt?: unknown }).listeningAt;
+        resolve({
+          port: Number((m as { port?: unknown }).port),
+          listeningAt: typeof at === 'number' ? at : Date.now(),
+        });
       }
     });
     c.once('exit', (code) => {
@@ -162,20 +187,31 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
   mkdirSync(o.logDir, { recursive: true });
   const logFile = join(o.logDir, `tsbond-${String(Date.now())}.log`);
   const fd = openSync(logFile, 'w');
+  const serverFlags = [...(o.serverFlags ?? [])];
   const c = forkTs(
     'bench/tsbond-server-probe.ts',
-    ['--listen', `[${HOST}]:0`, '--keepalive', String(o.keepalive)],
+    ['--listen', `[${HOST}]:0`, '--keepalive', String(o.keepalive), ...serverFlags],
     flags,
     ['ignore', 'inherit', fd, 'ipc'],
   );
   closeSync(fd);
-  const port = await listeningMessage(c, 'tsbond server');
+  const { port, listeningAt } = await listeningMessage(c, 'tsbond server').catch((e: unknown) => {
+    const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`${e instanceof Error ? e.message : String(e)}: ${tail}`);
+  });
   const ipc = new IpcClient(c);
   return {
     kind: 'tsbond',
     pid: c.pid ?? 0,
     host: HOST,
     port,
+    flags: serverFlags,
+    listeningAt,
+    rssNow: () => procRss(c.pid ?? 0),
+    async config() {
+      const r = await ipc.request('config');
+      return r.config;
+    },
     async memory() {
       const r = await ipc.request('mem');
       const m = r.memory as NodeJS.MemoryUsage;
@@ -198,7 +234,10 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
       };
     },
     alive: () => alive(c),
-    logSummary: () => countLog(logFile, TSBOND_LOG_PATTERNS),
+    kill: () => {
+      if (alive(c)) c.kill('SIGKILL');
+    },
+    logSummary: () => tsbondLogSummary(logFile),
     async stop() {
       if (!alive(c)) return;
       await ipc.request('shutdown', 20_000).catch(() => undefined);
@@ -209,84 +248,29 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
 
 async function startForwarder(): Promise<RunningServer> {
   const c = forkTs('bench/forwarder.ts', ['--listen', `[${HOST}]:0`]);
-  const port = await listeningMessage(c, 'forwarder');
+  const { port, listeningAt } = await listeningMessage(c, 'forwarder');
   return {
     kind: 'forwarder',
     pid: c.pid ?? 0,
     host: HOST,
     port,
+    flags: [],
+    listeningAt,
+    rssNow: () => procRss(c.pid ?? 0),
+    config: () => Promise.resolve(undefined),
     memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     routeCount: () => Promise.resolve(undefined),
     sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     alive: () => alive(c),
+    kill: () => {
+      if (alive(c)) c.kill('SIGKILL');
+    },
     logSummary: () => Promise.resolve({}),
     async stop() {
       c.kill('SIGTERM');
       await waitExit(c, 5000);
     },
   };
-}
-
-/**
- * Go log lines worth counting: every warning/error/fatal/panic line grouped by message (resets
- * under load, crashes), plus the info-level lines that say why a session ended.
- */
-async function goLogSummary(file: string): Promise<Record<string, number>> {
-  return summarizeLog(
-    file,
-    `grep -E 'level=(warning|error|fatal|panic)|Connection timed out|^panic:' "$1" ` +
-      `| sed -E 's/.*msg="([^"]*)".*/\\1/' | sort | uniq -c | sort -rn | head -n 20`,
-  );
-}
-
-/** rustbond (tracing) warnings and errors grouped by message, peer addresses removed. */
-async function rustLogSummary(file: string): Promise<Record<string, number>> {
-  return summarizeLog(
-    file,
-    `grep -E ' (WARN|ERROR) ' "$1" | sed -E 's/^[^ ]+ +(WARN|ERROR) //; s/ ?peer=[^ ]+//g' ` +
-      `| sort | uniq -c | sort -rn | head -n 20`,
-  );
-}
-
-async function summarizeLog(file: string, script: string): Promise<Record<string, number>> {
-  return new Promise((resolve) => {
-    execFile('bash', ['-c', script, 'log-summary', file], (_err, stdout) => {
-      const out: Record<string, number> = {};
-      for (const line of stdout.split('\n')) {
-        const m = /^\s*(\d+) (.*)$/.exec(line);
-        if (m?.[1] !== undefined && m[2] !== undefined) out[m[2].slice(0, 120)] = Number(m[1]);
-      }
-      resolve(out);
-    });
-  });
-}
-
-async function grepCount(pattern: string, file: string): Promise<number> {
-  return new Promise((resolve) => {
-    execFile('grep', ['-c', '-F', pattern, file], (_err, stdout) => {
-      resolve(Number(stdout.trim()) || 0);
-    });
-  });
-}
-
-/** tsbond warnings worth counting (JSON log lines, level >= warn). */
-const TSBOND_LOG_PATTERNS: Record<string, string> = {
-  'slow consumer disconnected': 'slow consumer disconnected',
-  'keepalive timeout': 'keepalive timeout',
-  'invalid UPDATE dropped': 'invalid UPDATE dropped',
-  'peer closed (protocol error or timeout)': '"msg":"peer closed"',
-};
-
-async function countLog(
-  file: string,
-  patterns: Record<string, string>,
-): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const [name, p] of Object.entries(patterns)) {
-    const n = await grepCount(p, file);
-    if (n > 0) out[name] = n;
-  }
-  return out;
 }
 
 async function startGo(o: StartOptions): Promise<RunningServer> {
@@ -313,10 +297,17 @@ async function startGo(o: StartOptions): Promise<RunningServer> {
     pid: c.pid ?? 0,
     host: HOST,
     port,
+    flags: [],
+    listeningAt: Date.now(),
+    rssNow: () => procRss(c.pid ?? 0),
+    config: () => Promise.resolve(undefined),
     memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     routeCount: () => Promise.resolve(undefined),
     sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     alive: () => alive(c),
+    kill: () => {
+      if (alive(c)) c.kill('SIGKILL');
+    },
     logSummary: () => goLogSummary(logFile),
     async stop() {
       if (alive(c)) c.kill('SIGTERM');
@@ -358,11 +349,18 @@ async function startRust(o: StartOptions): Promise<RunningServer> {
     pid: c.pid ?? 0,
     host: HOST,
     port: p,
+    flags: [],
+    listeningAt: Date.now(),
+    rssNow: () => procRss(c.pid ?? 0),
+    config: () => Promise.resolve(undefined),
     memory: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     // Printed by the driver every 200 ms when it changes.
     routeCount: () => Promise.resolve(routes),
     sample: () => Promise.resolve({ rss: rssBytes(c.pid ?? 0) ?? 0 }),
     alive: () => alive(c),
+    kill: () => {
+      if (alive(c)) c.kill('SIGKILL');
+    },
     logSummary: () => rustLogSummary(logFile),
     async stop() {
       if (alive(c)) c.stdin?.end('quit\n');

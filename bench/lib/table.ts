@@ -26,6 +26,11 @@ export interface TableOptions {
   readonly window: number;
   readonly vni: number;
   readonly keepalive: number;
+  /**
+   * HELLO field 1000 of every generator client (lib/hello.ts): REASSEMBLY makes them default
+   * tsbond peers, which a default tsbond server does not pace (Go and rustbond ignore the field).
+   */
+  readonly features: number | undefined;
   readonly sync: boolean;
   readonly withdraw: boolean;
   /**
@@ -44,6 +49,10 @@ export interface TableOptions {
 
 export interface TableResult {
   readonly server: ServerKind;
+  /** HELLO field 1000 of the generator clients (absent in older results: none). */
+  readonly features?: number | undefined;
+  /** Flags of `tsbond server` ([] = defaults; absent in older results). */
+  readonly serverFlags?: readonly string[];
   readonly routes: number;
   readonly victimRoutes: number;
   readonly announcers: number;
@@ -126,13 +135,16 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
     await w0.request({
       op: 'connect',
       ...connectBase,
-      conns: [{ id: SENTINEL, subscribe: o.vni }, { id: VICTIM }],
+      conns: [
+        { id: SENTINEL, subscribe: o.vni, features: o.features },
+        { id: VICTIM, features: o.features },
+      ],
     });
     if (announcers > 0) {
       await wa.request({
         op: 'connect',
         ...connectBase,
-        conns: counts.map((_, i) => ({ id: `a${String(i + 1)}` })),
+        conns: counts.map((_, i) => ({ id: `a${String(i + 1)}`, features: o.features })),
       });
     }
     // Probe: the sentinel's subscription is active before anything is loaded.
@@ -223,7 +235,11 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
     if (o.sync) {
       try {
         const c0 = Date.now();
-        const conn = await w0.request({ op: 'connect', ...connectBase, conns: [{ id: NEWSUB }] });
+        const conn = await w0.request({
+          op: 'connect',
+          ...connectBase,
+          conns: [{ id: NEWSUB, features: o.features }],
+        });
         const connectS = ((conn.at ?? Date.now()) - c0) / 1000;
         const r = await w0.request(
           {
@@ -235,6 +251,9 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
           timeoutMs + 5000,
         );
         const seconds = ((r.at ?? 0) - (r.startedAt ?? 0)) / 1000;
+        // Quiet for 500 ms (a KEEPALIVE reply may overtake queued data, so a round trip alone
+        // does not prove that nothing more is coming): duplicates would show in the count.
+        await w0.request({ op: 'quiet', ids: [NEWSUB], ms: 500, timeoutMs: 30_000 });
         const after = await w0.request({ op: 'roundTrip', ids: [NEWSUB], timeoutMs: 30_000 });
         const received = after.counts?.[NEWSUB]?.adds ?? 0;
         sync = { seconds, connectSeconds: connectS, received, duplicates: received - o.routes };
@@ -263,7 +282,12 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
         sentinel: SENTINEL,
         victim: VICTIM,
         victimRoutes,
-        reconnect: () => w0.request({ op: 'connect', ...connectBase, conns: [{ id: VICTIM }] }),
+        reconnect: () =>
+          w0.request({
+            op: 'connect',
+            ...connectBase,
+            conns: [{ id: VICTIM, features: o.features }],
+          }),
         announce: announceVictim,
         timeoutMs,
         stallMs: STALL_MS,
@@ -295,6 +319,8 @@ export async function runTable(server: RunningServer, o: TableOptions): Promise<
   if (!server.alive()) problems.push('the server process died');
   return {
     server: server.kind,
+    features: o.features,
+    serverFlags: server.flags,
     routes: o.routes,
     victimRoutes,
     announcers: announcers + 1,

@@ -86,6 +86,8 @@ export async function measureWithdraws(
         timeoutMs + 5000,
       );
       const seconds = ((r.at ?? 0) - (r.startedAt ?? 0)) / 1000;
+      // Quiet for 300 ms first: a KEEPALIVE reply may overtake queued REMOVEs.
+      await w0.request({ op: 'quiet', ids: [sentinel], ms: 300, timeoutMs: 30_000 });
       const after = await w0.request({ op: 'roundTrip', ids: [sentinel], timeoutMs: 30_000 });
       received = after.counts?.[sentinel]?.removes ?? 0;
       routesAfter = await routeCountSettled(s.server, tableRoutes - victimRoutes);

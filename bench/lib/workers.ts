@@ -3,7 +3,15 @@
 import type { ChildProcess } from 'node:child_process';
 
 import { forkTs, waitExit } from './procs.js';
-import { isReply, isWorkerEvent, type Command, type Reply, type WorkerStats } from './protocol.js';
+import {
+  isReply,
+  isWorkerEvent,
+  type Command,
+  emptyGroup,
+  type GroupStats,
+  type Reply,
+  type WorkerStats,
+} from './protocol.js';
 
 export class Worker {
   readonly child: ChildProcess;
@@ -123,32 +131,51 @@ export class WorkerPool {
   }
 }
 
-export function sumStats(list: readonly WorkerStats[]): WorkerStats {
+/** Group statistics of several workers, summed (min and max over all connections). */
+export function sumGroups(list: readonly GroupStats[]): GroupStats {
+  const s = emptyGroup();
   let min = Infinity;
-  const s = {
-    sentAdds: 0,
-    sentRemoves: 0,
-    adds: 0,
-    removes: 0,
-    minPerConn: 0,
-    maxPerConn: 0,
-    lastUpdateAt: 0,
-    conns: 0,
-    lost: 0,
-    lostReasons: [] as string[],
-  };
+  const samples: string[] = [];
+  const features: Record<string, number> = {};
   for (const x of list) {
-    s.sentAdds += x.sentAdds;
-    s.sentRemoves += x.sentRemoves;
+    s.conns += x.conns;
     s.adds += x.adds;
     s.removes += x.removes;
     if (x.conns > 0) min = Math.min(min, x.minPerConn);
     s.maxPerConn = Math.max(s.maxPerConn, x.maxPerConn);
     s.lastUpdateAt = Math.max(s.lastUpdateAt, x.lastUpdateAt);
-    s.conns += x.conns;
     s.lost += x.lost;
-    s.lostReasons.push(...x.lostReasons);
+    s.synced += x.synced;
+    s.refused += x.refused;
+    s.unbalanced += x.unbalanced;
+    s.ownSentAdds += x.ownSentAdds;
+    s.ownSentRemoves += x.ownSentRemoves;
+    s.views += x.views;
+    s.viewSize += x.viewSize;
+    s.viewAddPresent += x.viewAddPresent;
+    s.viewRemoveAbsent += x.viewRemoveAbsent;
+    samples.push(...x.viewSamples);
+    for (const [k, n] of Object.entries(x.serverFeatures)) features[k] = (features[k] ?? 0) + n;
   }
   s.minPerConn = min === Infinity ? 0 : min;
+  s.viewSamples = samples.slice(0, 5);
+  s.serverFeatures = features;
   return s;
+}
+
+export function sumStats(list: readonly WorkerStats[]): WorkerStats {
+  const names = new Set(list.flatMap((x) => Object.keys(x.groups)));
+  const groups: Record<string, GroupStats> = {};
+  for (const n of names) {
+    groups[n] = sumGroups(
+      list.map((x) => x.groups[n]).filter((g): g is GroupStats => g !== undefined),
+    );
+  }
+  return {
+    ...sumGroups(list),
+    sentAdds: list.reduce((a, x) => a + x.sentAdds, 0),
+    sentRemoves: list.reduce((a, x) => a + x.sentRemoves, 0),
+    groups,
+    lostReasons: list.flatMap((x) => x.lostReasons),
+  };
 }

@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { route } from '../../src/model/route.js';
 import { encodeRouteUpdate } from '../../src/model/wire-route.js';
 import { encodeHello, encodeKeepalive, encodeSubscribe } from '../../src/wire/encode.js';
-import { FanoutFrames, FrameCounter, TableFrames, probeFrame } from '../lib/frames.js';
+import { FrameCounter } from '../lib/frame-counter.js';
+import { FanoutFrames, TableFrames, probeFrame } from '../lib/frames.js';
 
 function stream(): { bytes: Buffer; adds: number; removes: number; keepalives: number } {
   const frames: Buffer[] = [

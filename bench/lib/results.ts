@@ -1,0 +1,111 @@
+/** The shape of a run's results (bench/results/*.json) and small selectors used by the reports. */
+
+import type { ClientSyncResult } from './client-sync.js';
+import type { ExtraResult } from './extra.js';
+import type { FanoutResult } from './fanout-result.js';
+import type { FleetName } from './fleet.js';
+import type { MachineInfo } from './machine.js';
+import type { ProfileSummary } from './profile.js';
+import type { ServerKind } from './servers.js';
+import type { StormResult } from './storm.js';
+import type { TableResult } from './table.js';
+
+export interface SectionTime {
+  readonly name: string;
+  readonly seconds: number;
+}
+
+export interface RunResults {
+  readonly startedAt: string;
+  /** Wall time of the whole run (absent in older results). */
+  readonly durationS?: number;
+  readonly sections?: readonly SectionTime[];
+  readonly command: string;
+  readonly machine: MachineInfo;
+  readonly smoke: boolean;
+  readonly options: unknown;
+  /** Flags of `tsbond server` of the main figures ([] = defaults; absent in older results). */
+  readonly serverFlags?: readonly string[];
+  /** The tsbond server's resolved configuration with `serverFlags` (as its probe reported it). */
+  readonly serverConfig?: unknown;
+  /** Flags of the extra unpaced runs reported beside the default ones (--compare-flags). */
+  readonly compareFlags?: readonly string[];
+  readonly fanout: readonly FanoutResult[];
+  readonly table: readonly TableResult[];
+  readonly storm?: readonly StormResult[];
+  readonly clientSync?: readonly ClientSyncResult[];
+  readonly extra?: Readonly<Record<string, ExtraResult>>;
+  readonly profile: ProfileSummary | undefined;
+  /** Runs not made, and why. */
+  readonly skipped?: readonly string[];
+}
+
+/**
+ * The fleet of a fan-out run. Results saved before fleets existed had generator clients without
+ * field 1000 and a tsbond server with pacing off: reported as 'legacy'.
+ */
+export function fleetOf(f: FanoutResult): FleetName | 'legacy' {
+  return f.fleet ?? 'legacy';
+}
+
+/**
+ * Flags of `tsbond server` a run used. Older results: the probe then ran the server with the
+ * library option `pacing: false`, i.e. `--no-pacing`.
+ */
+export function flagsOf(f: { server: ServerKind; serverFlags?: readonly string[] }): string[] {
+  if (f.server !== 'tsbond') return [];
+  return [...(f.serverFlags ?? ['--no-pacing'])];
+}
+
+export function flagsText(flags: readonly string[]): string {
+  return flags.length === 0 ? 'defaults' : flags.join(' ');
+}
+
+export function median<T>(xs: readonly T[], by: (x: T) => number): T | undefined {
+  const s = [...xs].sort((a, b) => by(a) - by(b));
+  return s[Math.floor((s.length - 1) / 2)];
+}
+
+/** Fan-out runs of one server, fleet and flags set. */
+export function runsOf(
+  r: RunResults,
+  kind: ServerKind,
+  fleet: FleetName | 'legacy',
+  flags?: readonly string[],
+): FanoutResult[] {
+  const want = flags === undefined ? undefined : flagsText(flags);
+  return r.fanout.filter(
+    (f) =>
+      f.server === kind &&
+      fleetOf(f) === fleet &&
+      (want === undefined || flagsText(flagsOf(f)) === want),
+  );
+}
+
+/** The median unpaced run (by delivered updates/s; the lower middle for an even count). */
+export function unpacedMedian(runs: readonly FanoutResult[]): FanoutResult | undefined {
+  return median(
+    runs.filter((f) => f.mode === 'unpaced'),
+    (f) => f.deliveredPerSec,
+  );
+}
+
+/** The best run with every update delivered (any mode). */
+export function bestRun(runs: readonly FanoutResult[]): FanoutResult | undefined {
+  return runs
+    .filter((f) => f.ok && f.deliveryRatio === 1)
+    .sort((a, b) => b.deliveredPerSec - a.deliveredPerSec)[0];
+}
+
+/** The main fleet of a run's results: 'tsbond' when present, else 'legacy'. */
+export function mainFleet(r: RunResults): FleetName | 'legacy' {
+  return r.fanout.some((f) => f.fleet === 'tsbond') ? 'tsbond' : 'legacy';
+}
+
+/** Main-fleet runs with the main flags (tsbond) or any (others). */
+export function mainRuns(r: RunResults, kind: ServerKind): FanoutResult[] {
+  const fleet = mainFleet(r);
+  return kind === 'tsbond'
+    ? runsOf(r, kind, fleet, fleet === 'legacy' ? undefined : (r.serverFlags ?? []))
+    : runsOf(r, kind, fleet);
+}
