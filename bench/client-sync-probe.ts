@@ -12,7 +12,6 @@
 import { parseArgs } from 'node:util';
 
 import { MetalBondClient } from '../src/client/client.js';
-import type { Vni } from '../src/model/route.js';
 
 const { values } = parseArgs({
   options: {
@@ -61,16 +60,9 @@ const handler = {
 
 const client = MetalBondClient.connect([values.server], handler);
 
-/**
- * Waits for the subscription's SYNCED (issue 11): `client.waitSynced(vni)`. Until the client has
- * it, this reports `undefined` (not measured) instead of failing.
- */
-async function waitSynced(): Promise<number | undefined> {
-  const c = client as unknown as {
-    waitSynced?: (v: Vni, o?: { timeoutMs?: number }) => Promise<void>;
-  };
-  if (typeof c.waitSynced !== 'function') return undefined;
-  await c.waitSynced(vni, { timeoutMs });
+/** Waits for the subscription's SYNCED (and every handler call before it). */
+async function waitSynced(): Promise<number> {
+  await client.waitSynced(vni, { timeoutMs });
   return performance.now();
 }
 
@@ -100,7 +92,7 @@ async function go(): Promise<void> {
   send({
     event: 'result',
     allS: ((allAt ?? NaN) - t0) / 1000,
-    syncedS: syncedAt === undefined ? undefined : (syncedAt - t0) / 1000,
+    syncedS: (syncedAt - t0) / 1000,
     adds,
     removes,
     serverRoutes: status?.routes,

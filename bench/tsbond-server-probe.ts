@@ -62,10 +62,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 /** The resolved configuration, without functions and loggers. */
 function configSnapshot(): unknown {
-  const c = (server as unknown as { config?: unknown }).config;
-  if (typeof c !== 'object' || c === null) return undefined;
   return JSON.parse(
-    JSON.stringify(c, (k, v: unknown) =>
+    JSON.stringify(server.config, (k, v: unknown) =>
       k === 'logger' || typeof v === 'function' ? undefined : v,
     ),
   ) as unknown;

@@ -2,6 +2,9 @@
 
 import { ParseError } from './errors.js';
 
+/** The MetalBond port. */
+export const DEFAULT_PORT = 4711;
+
 export interface HostPort {
   readonly host: string;
   readonly port: number;

@@ -10,7 +10,7 @@ import {
 import { MetalBondError } from '../errors.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
 import { parseVni } from '../model/route.js';
-import { parseHostPort } from '../net-address.js';
+import { DEFAULT_PORT, parseHostPort } from '../net-address.js';
 import {
   logOptions,
   loggerFrom,
@@ -62,7 +62,7 @@ export function clientCommand(): Command {
       '-s, --server <addr>',
       'server address HOST:PORT (repeatable, or comma-separated)',
       argParser((s) => {
-        parseHostPort(s, 4711);
+        parseHostPort(s, DEFAULT_PORT);
         return s;
       }),
     )

@@ -33,12 +33,11 @@ import {
 } from '../model/route.js';
 import { fieldsRoute } from '../model/validate.js';
 import { canonicalRoute, encodeRouteUpdate, routeFromKey } from '../model/wire-route.js';
-import { parseHostPort } from '../net-address.js';
+import { DEFAULT_PORT, parseHostPort } from '../net-address.js';
 import { AddResult, ClientRoutes, MAX_SERVERS } from '../routing/client-routes.js';
 import { checkKeepaliveSeconds, DEFAULT_KEEPALIVE_SECONDS } from '../session/handshake.js';
 import { SessionState } from '../session/state.js';
 import { checkPacing } from '../session/pacing.js';
-import { DEFAULT_PORT } from '../server/config.js';
 import type { UpdateFields } from '../wire/decode.js';
 import { ALL_FEATURES, RefusedKind, type RefusedMessage } from '../wire/messages.js';
 import { destinationKeyOf } from '../wire/route-key.js';

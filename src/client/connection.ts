@@ -9,7 +9,11 @@ import { connect, type Socket } from 'node:net';
 import { IoError, type MetalBondError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Vni } from '../model/route.js';
-import { fieldsInvalidReason, fieldsRouteKey } from '../model/validate.js';
+import {
+  INVALID_UPDATE_LOG_LIMIT,
+  fieldsInvalidReason,
+  fieldsRouteKey,
+} from '../model/validate.js';
 import type { HostPort } from '../net-address.js';
 import { AddResult } from '../routing/client-routes.js';
 import { KEEPALIVE_TIMEOUT_FACTOR } from '../session/handshake.js';
@@ -22,8 +26,6 @@ import { RefusedKind, WireAction, type RefusedMessage } from '../wire/messages.j
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { SyncTracker } from './sync-tracker.js';
 
-/** Invalid UPDATEs logged per server before further ones are only counted. */
-const INVALID_UPDATE_LOG_LIMIT = 20;
 
 export type SyncVia = 'marker' | 'settle';
 

@@ -13,6 +13,9 @@ import { NEXT_HOP_TYPES, type Route, type Vni } from './route.js';
 
 export type RouteAction = 'ADD' | 'REMOVE';
 
+/** Invalid UPDATEs logged per peer (or server) by default before further ones are only counted. */
+export const INVALID_UPDATE_LOG_LIMIT = 20;
+
 /** A validated UPDATE. */
 export interface RouteUpdate {
   readonly action: RouteAction;

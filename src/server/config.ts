@@ -9,14 +9,12 @@ import {
   checkKeepaliveSeconds,
 } from '../session/handshake.js';
 import { ALL_FEATURES } from '../wire/messages.js';
+import { DEFAULT_PORT } from '../net-address.js';
+import { INVALID_UPDATE_LOG_LIMIT } from '../model/validate.js';
 
-/** The MetalBond port. */
-export const DEFAULT_PORT = 4711;
 export const DEFAULT_LISTEN = `[::1]:${String(DEFAULT_PORT)}`;
 /** SYNCED is held back this long after the server started (announcers reconnect first). */
 export const DEFAULT_SYNC_DELAY_MS = 15_000;
-/** Invalid UPDATEs logged per peer before further ones are only counted. */
-export const DEFAULT_INVALID_UPDATE_LOG_LIMIT = 20;
 
 export interface ServerConfig {
   /** Keepalive interval offered to peers, seconds (>= 1). Default 5. */
@@ -124,7 +122,7 @@ export function resolveServerConfig(c: ServerConfig): ResolvedServerConfig {
     turnBudgetBytes: positive('turnBudgetBytes', c.turnBudgetBytes ?? 4 * 1024 * 1024),
     invalidUpdateLogLimit: nonNegative(
       'invalidUpdateLogLimit',
-      c.invalidUpdateLogLimit ?? DEFAULT_INVALID_UPDATE_LOG_LIMIT,
+      c.invalidUpdateLogLimit ?? INVALID_UPDATE_LOG_LIMIT,
     ),
     sweepStep: Math.ceil(positive('sweepStep', c.sweepStep ?? 16_384)),
     secondMs,
