@@ -26,7 +26,6 @@ import { RefusedKind, WireAction, type RefusedMessage } from '../wire/messages.j
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { SyncTracker } from './sync-tracker.js';
 
-
 export type SyncVia = 'marker' | 'settle';
 
 export interface ConnectionHost {

@@ -200,6 +200,7 @@ describe('tsbond extensions: graceful restart', () => {
     const pub2 = client(t, [`[::1]:${String(port)}`], { announce: [{ vni: 1, route: keep }] });
     server = await startServer(t, { syncDelayMs: 300 }, `[::1]:${String(port)}`);
     await pub2.client.waitEstablished(10000);
+    await sub.client.waitEstablished(10000);
     await sub.client.waitSynced(1, { timeoutMs: 10000 });
     assert.deepEqual(sub.rec.calls, [
       'add 1 10.1.0.0/16 via 2001:db8::a',

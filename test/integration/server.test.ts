@@ -68,11 +68,20 @@ describe('server handshake and keepalive', () => {
     assert.equal(p.received[0]?.type === 'HELLO' && p.received[0].keepaliveInterval, 5);
   });
 
-  it('replies to every KEEPALIVE and never sends one unasked', async (t) => {
-    const server = await startServer(t, { keepalive: 1, secondMs: 50 });
+  it('replies to every KEEPALIVE and never sends one unasked, over several periods', async (t) => {
+    // Keepalive 1 s of 200 ms: the peer's own KEEPALIVE every half period keeps the session up;
+    // over seven periods the server sends exactly one reply per KEEPALIVE and nothing of its own.
+    const server = await startServer(t, { keepalive: 1, secondMs: 200 });
     const p = await rawPeer(t, server, 1);
-    for (let i = 0; i < 3; i++) await p.barrier();
-    assert.equal(p.received.filter((m) => m.type === 'KEEPALIVE').length, 4);
+    let sent = 1; // the handshake's
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 100)); // the peer's keepalive period (timeout: 500 ms)
+      await p.barrier();
+      sent++;
+    }
+    await new Promise((r) => setTimeout(r, 400)); // two more periods in which nothing may come
+    assert.equal(p.received.filter((m) => m.type === 'KEEPALIVE').length, sent);
+    assert.equal(p.isClosed, false);
   });
 
   it('closes a session that stays silent for 2.5 keepalive intervals', async (t) => {
@@ -86,10 +95,11 @@ describe('server handshake and keepalive', () => {
   });
 
   it('keeps a session alive while frames keep coming', async (t) => {
-    const server = await startServer(t, { keepalive: 1, secondMs: 40 });
+    // Timeout 500 ms; the peer sends something every 100 ms (a 5x margin for a loaded machine).
+    const server = await startServer(t, { keepalive: 1, secondMs: 200 });
     const p = await rawPeer(t, server, 1);
     for (let i = 0; i < 10; i++) {
-      await new Promise((r) => setTimeout(r, 40)); // pacing the peer's own keepalives, not synchronisation
+      await new Promise((r) => setTimeout(r, 100)); // pacing the peer's own keepalives, not synchronisation
       await p.barrier();
     }
     assert.equal(p.isClosed, false);
@@ -664,6 +674,45 @@ describe('server lifecycle', () => {
       'route REMOVE 3 10.3.0.0',
       'peer closed',
     ]);
+  });
+
+  it('a throwing event listener is isolated: logged, counted, reported; fan-out and sessions unaffected', async (t) => {
+    const server = await startServer(t);
+    const failed: string[] = [];
+    server.on('listenerError', (_e, event) => failed.push(event));
+    server.on('peer', () => {
+      throw new Error('peer listener fails');
+    });
+    server.on('route', () => {
+      throw new Error('route listener fails');
+    });
+    const seen: string[] = [];
+    server.on('route', (e) => seen.push(`${e.action} ${e.route.destination.address}`));
+    const sub = await rawPeer(t, server);
+    sub.send(encodeSubscribe(3));
+    await sub.barrier();
+    const pub = await rawPeer(t, server);
+    pub.send(add(3, '10.3.1.0/24', '::3'));
+    pub.send(add(3, '10.3.2.0/24', '::3'));
+    await pub.barrier();
+    pub.send(del(3, '10.3.1.0/24', '::3'));
+    await pub.barrier();
+    pub.close();
+    await sub.waitForUpdates(4);
+    await sub.barrier();
+    assert.deepEqual(sub.updateLines(), [
+      'ADD 3 10.3.1.0/24 via ::3',
+      'ADD 3 10.3.2.0/24 via ::3',
+      'REMOVE 3 10.3.1.0/24 via ::3',
+      'REMOVE 3 10.3.2.0/24 via ::3',
+    ]);
+    // The other listener still got every event.
+    assert.deepEqual(seen, ['ADD 10.3.1.0', 'ADD 10.3.2.0', 'REMOVE 10.3.1.0', 'REMOVE 10.3.2.0']);
+    assert.equal(server.counters.protocolErrors, 0);
+    assert.equal(server.counters.internalErrors, 0);
+    assert.ok(server.counters.listenerErrors >= 8, String(server.counters.listenerErrors));
+    assert.ok(failed.includes('route') && failed.includes('peer'));
+    assert.equal(sub.isClosed, false);
   });
 
   it("emits 'route' only while somebody listens (listeners added and removed at any time)", async (t) => {

@@ -66,4 +66,56 @@ describe('canonical fast path of the server', () => {
       { numRuns: 20000 },
     );
   });
+
+  it('reads only its own payload when more frames follow in the buffer (as in a received chunk)', () => {
+    const payload = fc.oneof(
+      arbValidUpdate().map(({ message }) => encodeUpdate(message).subarray(4)),
+      arbValidUpdate().chain(({ message }) => {
+        const p = encodeUpdate(message).subarray(4);
+        // Truncated or mutated payloads: whatever follows must never complete them.
+        return fc
+          .tuple(fc.nat({ max: p.length - 1 }), fc.nat({ max: 255 }), fc.nat({ max: p.length }))
+          .map(([i, b, cut]) => {
+            const q = Buffer.from(p);
+            q[i] = b;
+            return q.subarray(0, cut);
+          });
+      }),
+      // Valid fields followed by more bytes inside the payload: never part of the key.
+      fc
+        .tuple(
+          arbValidUpdate().map(({ message }) => encodeUpdate(message).subarray(4)),
+          fc.uint8Array({ minLength: 1, maxLength: 8 }),
+        )
+        .map(([p, tail]) => Buffer.concat([p, tail])),
+    );
+    const around = fc.uint8Array({ maxLength: 60 }).map((u) => Buffer.from(u));
+    const following = fc.oneof(
+      around,
+      arbValidUpdate().map(({ message }) => encodeUpdate(message)),
+    );
+    fc.assert(
+      fc.property(around, payload, following, (before, p, after) => {
+        const buf = Buffer.concat([before, p, after]);
+        const start = before.length;
+        const end = start + p.length;
+        const k = canonicalUpdateKeyStart(buf, start, end);
+        const expected = general(Buffer.from(p));
+        if (k < 0) {
+          // Refusing is always safe (the general path then decides), but every valid canonical
+          // payload must be taken.
+          const alone = fast(Buffer.from(p));
+          assert.equal(alone, undefined, `refused in a buffer, taken alone: ${p.toString('hex')}`);
+          return;
+        }
+        assert.ok(k >= start && k <= end);
+        assert.deepEqual(
+          { action: fastResult.action, vni: fastResult.vni, key: buf.toString('latin1', k, end) },
+          expected,
+          `${before.toString('hex')} | ${p.toString('hex')} | ${after.toString('hex')}`,
+        );
+      }),
+      { numRuns: 20000 },
+    );
+  });
 });

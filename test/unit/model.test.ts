@@ -17,7 +17,12 @@ import {
   routesEqual,
 } from '../../src/model/route.js';
 import { validateUpdate } from '../../src/model/validate.js';
-import { routeKey, routeToUpdate } from '../../src/model/wire-route.js';
+import {
+  canonicalRoute,
+  destinationKey,
+  routeKey,
+  routeToUpdate,
+} from '../../src/model/wire-route.js';
 import type { UpdateMessage } from '../../src/wire/messages.js';
 
 const addr = (s: string): Uint8Array => {
@@ -205,6 +210,88 @@ describe('UPDATE validation', () => {
   }
   it('accepts IPv6 /128 and a NAT range with from = to', () => {
     validateUpdate(routeToUpdate('ADD', 1, route('2001:db8::1/128', natNextHop('::1', 7, 7))));
+  });
+});
+
+describe('the public API refuses routes every server drops (hand-built objects too)', () => {
+  const dest = parseDestination('10.0.1.0/24');
+  const hop = (h: Partial<ReturnType<typeof nextHop>>): ReturnType<typeof nextHop> => ({
+    ...nextHop('2001:db8::1'),
+    ...h,
+  });
+  const bad: [string, Parameters<typeof routeToUpdate>[2], RegExp][] = [
+    [
+      'a NAT port above 65535',
+      {
+        destination: dest,
+        nextHop: hop({ type: 'NAT', natPortRangeFrom: 1, natPortRangeTo: 70000 }),
+      },
+      /NAT ports must be integers in 0..65535/,
+    ],
+    [
+      'NAT from > to',
+      { destination: dest, nextHop: hop({ type: 'NAT', natPortRangeFrom: 9, natPortRangeTo: 8 }) },
+      /from 9 > to 8/,
+    ],
+    [
+      'a fractional port',
+      {
+        destination: dest,
+        nextHop: hop({ type: 'NAT', natPortRangeFrom: 1.5, natPortRangeTo: 8 }),
+      },
+      /NAT ports must be integers/,
+    ],
+    [
+      'ports on a STANDARD hop',
+      { destination: dest, nextHop: hop({ natPortRangeFrom: 1, natPortRangeTo: 2 }) },
+      /NAT port range given for a STANDARD next hop/,
+    ],
+    [
+      'an unknown type',
+      { destination: dest, nextHop: hop({ type: 'ANYCAST' as 'NAT' }) },
+      /unknown next hop type 'ANYCAST'/,
+    ],
+    [
+      'a targetVni out of range',
+      { destination: dest, nextHop: hop({ targetVni: -1 }) },
+      /targetVni must be an integer/,
+    ],
+    [
+      'an IPv4 next hop',
+      { destination: dest, nextHop: hop({ address: '192.168.1.1' }) },
+      /IPv6 required/,
+    ],
+    [
+      'a prefix length above 32',
+      { destination: { ...dest, prefixLength: 33 }, nextHop: hop({}) },
+      /invalid prefix length 33/,
+    ],
+    [
+      'a family that does not match',
+      { destination: { ...dest, family: 6 }, nextHop: hop({}) },
+      /family 6 does not match/,
+    ],
+  ];
+  for (const [name, r, re] of bad) {
+    it(`refuses ${name} with INVALID_ARGUMENT`, () => {
+      assert.throws(
+        () => routeToUpdate('ADD', 1, r),
+        (e: unknown) =>
+          e instanceof InvalidArgumentError && e.code === 'INVALID_ARGUMENT' && re.test(e.message),
+      );
+    });
+  }
+
+  it('canonicalises address text: 2001:DB8::/48 and 2001:db8:0::/48 are one destination', () => {
+    const upper = {
+      destination: { family: 6 as const, address: '2001:DB8::', prefixLength: 48 },
+      nextHop: { ...nextHop('2001:db8::1'), address: '2001:0DB8::1' },
+    };
+    const lower = route('2001:db8:0::/48', '2001:db8::1');
+    assert.equal(destinationKey(1, upper), '1|2001:db8::/48');
+    assert.equal(destinationKey(1, upper), destinationKey(1, lower));
+    assert.equal(routeKey(1, upper), routeKey(1, lower));
+    assert.deepEqual(canonicalRoute(1, upper).route, lower);
   });
 });
 
