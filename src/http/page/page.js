@@ -332,7 +332,6 @@
         return el(
           'td',
           r.type === 'NAT' ? `${String(r.natPortRangeFrom)}–${String(r.natPortRangeTo)}` : '',
-          'num',
         );
       case 'targetVni':
         return el('td', r.targetVni ? r.targetVni : '', 'num');
