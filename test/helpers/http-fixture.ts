@@ -3,10 +3,28 @@
 import { request } from 'node:http';
 import type { TestContext } from 'node:test';
 
-import { route as makeRoute, type Route } from '../../src/model/route.js';
+import {
+  loadBalancerNextHop,
+  natNextHop,
+  route as makeRoute,
+  type Route,
+} from '../../src/model/route.js';
 import type { RouteRow, Source } from '../../src/http/sources.js';
 import { StatusServer, type StatusServerOptions } from '../../src/http/status-server.js';
 import { formatHostPort } from '../../src/net-address.js';
+
+/** The routes of test/fixtures/go-routes.json, which Go MetalBond v0.5.0 produced for them. */
+export const GO_FIXTURE_ROUTES = [
+  { vni: 100, route: makeRoute('10.0.1.0/24', '2001:db8::1') },
+  { vni: 100, route: makeRoute('10.0.1.0/24', '2001:db8::3') },
+  { vni: 100, route: makeRoute('10.0.1.0/24', '2001:db8::9') },
+  { vni: 100, route: makeRoute('10.0.0.0/8', '2001:db8::3') },
+  { vni: 100, route: makeRoute('9.0.0.0/8', '2001:db8::9') },
+  { vni: 100, route: makeRoute('9.0.0.0/8', '2001:db8::10') },
+  { vni: 100, route: makeRoute('2001:db8:1::/48', natNextHop('2001:db8::2', 1024, 2048)) },
+  { vni: 23, route: makeRoute('10.0.23.42/32', loadBalancerNextHop('2001:db8::3')) },
+  { vni: 200, route: makeRoute('10.0.2.0/24', '2001:db8::2') },
+];
 
 /** A source over a fixed or generated table (server role unless said otherwise). */
 export function fakeSource(
@@ -111,4 +129,49 @@ export async function getJson<T>(server: StatusServer, path: string): Promise<T>
   const r = await get(server, path);
   if (r.status !== 200) throw new Error(`${path}: HTTP ${String(r.status)} ${r.body}`);
   return JSON.parse(r.body) as T;
+}
+
+/** Polls `cond` every 10 ms until it holds (no fixed sleeps); fails after `timeoutMs`. */
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** One parsed sample line of the Prometheus text format. */
+export interface PromSample {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** Parses the text exposition format: TYPE per metric family and the samples. */
+export function parsePrometheus(text: string): {
+  types: Map<string, string>;
+  samples: PromSample[];
+} {
+  const types = new Map<string, string>();
+  const samples: PromSample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type !== null) {
+      types.set(type[1] ?? '', type[2] ?? '');
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (m === null) throw new Error(`not a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1] ?? ''] = l[2] ?? '';
+    samples.push({ name: m[1] ?? '', labels, value: Number(m[3]) });
+  }
+  return { types, samples };
 }
