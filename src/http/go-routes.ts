@@ -12,13 +12,14 @@
  *   keys single-quoted. Go's yaml.v2 cannot order struct map keys, so Go's destination order is
  *   random from one request to the next; tsbond writes them in the JSON order.
  *
- * Produced VNI by VNI in slices: a VNI's routes are collected as one string each, sorted with a
- * sliced merge sort and written in chunks, so a million routes never hold the event loop.
+ * Produced VNI by VNI in slices: a VNI's routes are collected into flat buffers (VniCollector),
+ * sorted with a sliced merge sort and written in chunks, so a million routes never hold the event
+ * loop.
  */
 
 import type { NextHopType } from '../model/route.js';
 import { goJsonString, goLocalDate, yamlString } from './go-text.js';
-import { slicedSort, type ChunkWriter, type Slicer } from './slicer.js';
+import { slicedSortIndexes, type ChunkWriter, type Slicer } from './slicer.js';
 import type { RouteRow, StatusSource } from './sources.js';
 
 export type GoRoutesFormat = 'json' | 'yaml';
@@ -41,51 +42,147 @@ export function goNextHopString(r: RouteRow): string {
   return h.targetVni !== 0 ? `${h.address} (VNI: ${String(h.targetVni)})` : h.address;
 }
 
-const SEP = '\u0000';
+/** A distinct next hop, with what Go prints for it. */
+interface Hop {
+  readonly address: string;
+  readonly targetVni: number;
+  readonly type: number;
+  readonly from: number;
+  readonly to: number;
+  /** Go's NextHop.String(), the sort key. */
+  readonly text: string;
+}
 
 /**
- * One sortable string per route: destination key, hop string (the two sort keys, each ended by
- * a NUL so prefixes order first), then the printed fields. Strings instead of objects keep a
- * million collected routes cheap for the garbage collector.
+ * The routes of one VNI, collected for sorting in typed arrays and one byte arena rather than an
+ * object or string per route: a million collected routes are then a few flat buffers that the
+ * garbage collector never copies or walks, which keeps its pauses short.
+ * Per route: the destination text `<IPVersion><address>/<length>` (e.g. `410.0.1.0/24`) in the
+ * arena, and the index of its next hop in a table of distinct hops (usually few).
  */
-function routeLine(r: RouteRow): string {
-  const h = r.route.nextHop;
-  return [
-    goDestinationKey(r),
-    goNextHopString(r),
-    String(TYPE_NUMBER[h.type]),
-    String(h.natPortRangeFrom),
-    String(h.natPortRangeTo),
-    h.address,
-    String(h.targetVni),
-  ].join(SEP);
+class VniCollector {
+  private arena = Buffer.allocUnsafe(1 << 16);
+  private used = 0;
+  private off = new Uint32Array(1024);
+  private len = new Uint8Array(1024);
+  private hop = new Uint32Array(1024);
+  private readonly hopIndex = new Map<string, number>();
+  readonly hops: Hop[] = [];
+  count = 0;
+
+  add(r: RouteRow): void {
+    const d = r.route.destination;
+    const h = r.route.nextHop;
+    const dest = `${String(d.family)}${d.address}/${String(d.prefixLength)}`;
+    const hopKey = `${h.address}|${String(h.targetVni)}|${h.type}|${String(h.natPortRangeFrom)}|${String(h.natPortRangeTo)}`;
+    let hi = this.hopIndex.get(hopKey);
+    if (hi === undefined) {
+      hi = this.hops.length;
+      this.hops.push({
+        address: h.address,
+        targetVni: h.targetVni,
+        type: TYPE_NUMBER[h.type],
+        from: h.natPortRangeFrom,
+        to: h.natPortRangeTo,
+        text: goNextHopString(r),
+      });
+      this.hopIndex.set(hopKey, hi);
+    }
+    if (this.count === this.off.length) this.growIndex();
+    if (this.used + dest.length > this.arena.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.arena.length * 2, this.used + dest.length));
+      this.arena.copy(bigger, 0, 0, this.used);
+      this.arena = bigger;
+    }
+    const n = this.count++;
+    this.off[n] = this.used;
+    this.len[n] = dest.length;
+    this.hop[n] = hi;
+    this.used += this.arena.write(dest, this.used, 'latin1');
+  }
+
+  private growIndex(): void {
+    const size = this.off.length * 2;
+    const off = new Uint32Array(size);
+    off.set(this.off);
+    this.off = off;
+    const len = new Uint8Array(size);
+    len.set(this.len);
+    this.len = len;
+    const hop = new Uint32Array(size);
+    hop.set(this.hop);
+    this.hop = hop;
+  }
+
+  /** Route indexes in Go's order: destination key text, then NextHop.String(). */
+  async order(slicer: Slicer): Promise<Uint32Array> {
+    // Rank the distinct hops once; routes then compare hops by rank.
+    const byText = this.hops
+      .map((h, i) => ({ h, i }))
+      .sort(
+        (a, b) =>
+          compareStrings(a.h.text, b.h.text) ||
+          a.h.type - b.h.type ||
+          a.h.from - b.h.from ||
+          a.h.to - b.h.to,
+      );
+    const rank = new Uint32Array(this.hops.length);
+    byText.forEach((x, r) => {
+      rank[x.i] = r;
+    });
+    const { arena, off, len, hop } = this;
+    // The key texts share `{"IPVersion":` and differ from the IPVersion digit on; where one
+    // destination text is a prefix of the other, the key's closing `"` (below every character of
+    // an address) puts the shorter first: plain byte order of the stored texts.
+    const compare = (a: number, b: number): number => {
+      const ao = off[a] as number;
+      const bo = off[b] as number;
+      const al = len[a] as number;
+      const bl = len[b] as number;
+      const n = al < bl ? al : bl;
+      for (let i = 0; i < n; i++) {
+        const d = (arena[ao + i] as number) - (arena[bo + i] as number);
+        if (d !== 0) return d;
+      }
+      if (al !== bl) return al - bl;
+      return (rank[hop[a] as number] as number) - (rank[hop[b] as number] as number);
+    };
+    const idx = new Uint32Array(this.count);
+    for (let i = 0; i < idx.length; i++) idx[i] = i;
+    return slicedSortIndexes(idx, compare, slicer);
+  }
+
+  destKey(i: number): string {
+    const o = this.off[i] as number;
+    const text = this.arena.toString('latin1', o + 1, o + (this.len[i] as number));
+    return `{"IPVersion":${String.fromCharCode(this.arena[o] as number)},"Prefix":"${text}"}`;
+  }
+
+  /** Whether routes i and j have the same destination. */
+  sameDest(i: number, j: number): boolean {
+    const l = this.len[i] as number;
+    if (l !== this.len[j]) return false;
+    const a = this.off[i] as number;
+    const b = this.off[j] as number;
+    for (let k = 0; k < l; k++) if (this.arena[a + k] !== this.arena[b + k]) return false;
+    return true;
+  }
+
+  hopOf(i: number): Hop {
+    return this.hops[this.hop[i] as number] as Hop;
+  }
 }
 
 const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-interface Hop {
-  readonly dest: string;
-  readonly type: string;
-  readonly from: string;
-  readonly to: string;
-  readonly address: string;
-  readonly targetVni: string;
-}
-
-function parseLine(line: string): Hop {
-  const [dest = '', , type = '', from = '', to = '', address = '', targetVni = ''] =
-    line.split(SEP);
-  return { dest, type, from, to, address, targetVni };
-}
 
 function jsonHop(h: Hop): string {
   return (
     `        {\n` +
     `          "TargetAddress": ${goJsonString(h.address)},\n` +
-    `          "TargetVNI": ${h.targetVni},\n` +
-    `          "Type": ${h.type},\n` +
-    `          "NATPortRangeFrom": ${h.from},\n` +
-    `          "NATPortRangeTo": ${h.to}\n` +
+    `          "TargetVNI": ${String(h.targetVni)},\n` +
+    `          "Type": ${String(h.type)},\n` +
+    `          "NATPortRangeFrom": ${String(h.from)},\n` +
+    `          "NATPortRangeTo": ${String(h.to)}\n` +
     `        }`
   );
 }
@@ -93,10 +190,10 @@ function jsonHop(h: Hop): string {
 function yamlHop(h: Hop): string {
   return (
     `    - targetaddress: ${yamlString(h.address)}\n` +
-    `      targetvni: ${h.targetVni}\n` +
-    `      type: ${h.type}\n` +
-    `      natportrangefrom: ${h.from}\n` +
-    `      natportrangeto: ${h.to}\n`
+    `      targetvni: ${String(h.targetVni)}\n` +
+    `      type: ${String(h.type)}\n` +
+    `      natportrangefrom: ${String(h.from)}\n` +
+    `      natportrangeto: ${String(h.to)}\n`
   );
 }
 
@@ -129,33 +226,32 @@ export async function writeGoRoutes(
   let written = 0;
   let vnisWritten = 0;
   for (const vni of goVniOrder(source.vnis(), o.format)) {
-    // Collect the VNI's routes as sortable lines.
-    let lines: string[] = [];
+    const c = new VniCollector();
     for (const r of source.routes(vni)) {
-      lines.push(routeLine(r));
-      if ((lines.length & 255) === 0) await slicer.maybeYield();
+      c.add(r);
+      if ((c.count & 15) === 0) await slicer.maybeYield();
     }
-    if (lines.length === 0) continue;
-    lines = await slicedSort(lines, compareStrings, slicer);
+    if (c.count === 0) continue;
+    const order = await c.order(slicer);
     if (json) w.write(`${vnisWritten === 0 ? '' : ','}\n    ${goJsonString(String(vni))}: {`);
     else w.write(`${vnisWritten === 0 ? 'vnet:\n' : ''}  ${String(vni)}:\n`);
     vnisWritten++;
-    let dest = '';
-    for (const line of lines) {
-      const h = parseLine(line);
-      if (h.dest !== dest) {
-        if (json) w.write(`${dest === '' ? '' : '\n      ],'}\n      ${goJsonString(h.dest)}: [\n`);
-        else w.write(`    ${yamlString(h.dest)}:\n`);
-        dest = h.dest;
+    let prev = -1;
+    for (const i of order) {
+      if (prev === -1 || !c.sameDest(prev, i)) {
+        const key = c.destKey(i);
+        if (json) w.write(`${prev === -1 ? '' : '\n      ],'}\n      ${goJsonString(key)}: [\n`);
+        else w.write(`    ${yamlString(key)}:\n`);
       } else if (json) {
         w.write(',\n');
       }
+      prev = i;
+      const h = c.hopOf(i);
       w.write(json ? jsonHop(h) : yamlHop(h));
       written++;
       await w.step();
     }
     if (json) w.write('\n      ]\n    }');
-    lines = [];
   }
   if (json) {
     w.write(

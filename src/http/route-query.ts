@@ -191,7 +191,7 @@ export async function queryRoutes(
     }
     for (const r of source.routes(vni)) {
       scanned++;
-      if ((scanned & 255) === 0) await slicer.maybeYield();
+      if ((scanned & 15) === 0) await slicer.maybeYield();
       if (pageDoneAt >= 0 && scanned - pageDoneAt > countBudget) {
         complete = false;
         break scan;
