@@ -84,6 +84,8 @@ export function parseRouteQuery(params: URLSearchParams): RouteQuery {
 interface Cidr {
   readonly bytes: Uint8Array;
   readonly length: number;
+  /** IPv4 address as a number. */
+  readonly v4: number;
 }
 
 function parseCidr(text: string): Cidr | undefined {
@@ -94,12 +96,37 @@ function parseCidr(text: string): Cidr | undefined {
   if (bytes === undefined || !/^[0-9]{1,3}$/.test(lenText)) return undefined;
   const length = Number(lenText);
   if (length > bytes.length * 8) return undefined;
-  return { bytes, length };
+  const v4 =
+    bytes.length === 4
+      ? ((bytes[0] ?? 0) * 256 + (bytes[1] ?? 0)) * 65536 + (bytes[2] ?? 0) * 256 + (bytes[3] ?? 0)
+      : 0;
+  return { bytes, length, v4 };
+}
+
+/** The 4 bytes of canonical dotted-quad text as one number (no allocation). */
+function ipv4Number(text: string): number {
+  let n = 0;
+  let part = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      n = n * 256 + part;
+      part = 0;
+    } else {
+      part = part * 10 + (c - 48);
+    }
+  }
+  return n * 256 + part;
 }
 
 function inside(c: Cidr, r: Route): boolean {
   const d = r.destination;
   if ((d.family === 4 ? 4 : 16) !== c.bytes.length || d.prefixLength < c.length) return false;
+  if (d.family === 4) {
+    if (c.length === 0) return true;
+    const shift = 2 ** (32 - c.length);
+    return Math.floor(ipv4Number(d.address) / shift) === Math.floor(c.v4 / shift);
+  }
   const b = parseIP(d.address);
   if (b === undefined) return false;
   const full = c.length >> 3;
@@ -165,11 +192,12 @@ export async function queryRoutes(
   q: RouteQuery,
   slicer: Slicer,
   countBudget = DEFAULT_COUNT_BUDGET,
+  cache?: RowCache,
 ): Promise<RouteQueryResult> {
   const match = routeMatcher(q);
   const vnis = q.vni !== undefined ? [q.vni] : source.vnis();
   const end = q.offset + q.limit;
-  const rows: RouteJson[] = [];
+  const page: RouteJson[] = [];
   let matched = 0;
   let scanned = 0;
   let complete = true;
@@ -189,7 +217,8 @@ export async function queryRoutes(
         continue;
       }
     }
-    for (const r of source.routes(vni)) {
+    const rows = cache !== undefined ? await cache.rows(vni, slicer) : source.routes(vni);
+    for (const r of rows) {
       scanned++;
       if ((scanned & 15) === 0) await slicer.maybeYield();
       if (pageDoneAt >= 0 && scanned - pageDoneAt > countBudget) {
@@ -197,7 +226,7 @@ export async function queryRoutes(
         break scan;
       }
       if (match !== undefined && !match(r.route)) continue;
-      if (matched >= q.offset && matched < end) rows.push(routeJson(r));
+      if (matched >= q.offset && matched < end) page.push(routeJson(r));
       matched++;
       if (matched === end) {
         if (counted) break scan;
@@ -206,13 +235,62 @@ export async function queryRoutes(
     }
   }
   slicer.finish();
-  rows.sort(compareRows);
+  page.sort(compareRows);
   return {
     offset: q.offset,
     limit: q.limit,
-    rows,
+    rows: page,
     matched: counted ? total : matched,
     complete,
     scanned,
   };
+}
+
+/**
+ * The rows of recently queried VNIs, kept while the VNI does not change (its version from the
+ * source's per-VNI counters, or the global change counter when those are absent), so that typing
+ * in the page's filter re-scans memory instead of re-reading the table. Bounded: VNIs are only
+ * kept while the cache holds at most `maxRows` rows; larger tables are walked each time.
+ */
+export class RowCache {
+  private readonly entries = new Map<number, { version: number; rows: RouteRow[] }>();
+  private held = 0;
+
+  constructor(
+    private readonly source: Pick<StatusSource, 'routes' | 'changes' | 'vniRouteCount'>,
+    readonly maxRows = 250_000,
+  ) {}
+
+  private version(vni: number): number {
+    const c = this.source.changes();
+    return c.perVni !== undefined ? (c.perVni.get(vni) ?? 0) : c.total;
+  }
+
+  async rows(vni: number, slicer: Slicer): Promise<Iterable<RouteRow>> {
+    const version = this.version(vni);
+    const hit = this.entries.get(vni);
+    if (hit?.version === version) return hit.rows;
+    if (hit !== undefined) {
+      this.entries.delete(vni);
+      this.held -= hit.rows.length;
+    }
+    const known = this.source.vniRouteCount?.(vni);
+    if (known !== undefined && known > this.maxRows) return this.source.routes(vni);
+    const rows: RouteRow[] = [];
+    for (const r of this.source.routes(vni)) {
+      rows.push(r);
+      if ((rows.length & 15) === 0) await slicer.maybeYield();
+    }
+    // Make room, oldest first; a VNI larger than the whole cache is not kept.
+    for (const [v, e] of this.entries) {
+      if (this.held + rows.length <= this.maxRows) break;
+      this.entries.delete(v);
+      this.held -= e.rows.length;
+    }
+    if (this.held + rows.length <= this.maxRows && this.version(vni) === version) {
+      this.entries.set(vni, { version, rows });
+      this.held += rows.length;
+    }
+    return rows;
+  }
 }

@@ -22,7 +22,7 @@ import { hostAllowed } from './host-check.js';
 import { LiveFeed } from './live.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { loadPage, type Page } from './page.js';
-import { parseRouteQuery, queryRoutes } from './route-query.js';
+import { DEFAULT_COUNT_BUDGET, parseRouteQuery, queryRoutes, RowCache } from './route-query.js';
 import { AbortedError, ChunkWriter, DEFAULT_SLICE_MS, Slicer } from './slicer.js';
 import type { SessionStatus, Source } from './sources.js';
 
@@ -70,6 +70,7 @@ export class StatusServer {
   private readonly mode: HttpMode;
   private readonly log: Logger;
   private readonly live: LiveFeed | undefined;
+  private readonly rowCache: RowCache;
   private exportsRunning = 0;
   private readonly slicers = new Set<Slicer>();
   private closed = false;
@@ -84,6 +85,7 @@ export class StatusServer {
   ) {
     this.mode = options.mode ?? 'full';
     this.log = (options.logger ?? silentLogger()).child({ http: this.mode });
+    this.rowCache = new RowCache(source);
     this.live =
       this.mode === 'full'
         ? new LiveFeed(source, { intervalMs: options.liveIntervalMs ?? 1000 })
@@ -262,7 +264,7 @@ export class StatusServer {
         const slicer = this.slicer();
         try {
           const started = performance.now();
-          const r = await queryRoutes(this.source, q, slicer);
+          const r = await queryRoutes(this.source, q, slicer, DEFAULT_COUNT_BUDGET, this.rowCache);
           this.json(res, { ...r, tookMs: Math.round(performance.now() - started) });
         } finally {
           this.slicers.delete(slicer);

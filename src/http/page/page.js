@@ -421,7 +421,7 @@
   for (const id of ['f-vni', 'f-prefix', 'f-nexthop']) {
     input(id).addEventListener('input', () => {
       clearTimeout(filterTimer);
-      filterTimer = setTimeout(applyFilter, 150);
+      filterTimer = setTimeout(applyFilter, 100);
     });
   }
   $('filter').addEventListener('submit', (e) => {
