@@ -2,7 +2,7 @@
  * Entry point of the HTTP cost benchmark (bench/lib/http-cost.ts):
  *
  *   node --import tsx bench/http-cost.ts [--clients 50] [--rate 50000] [--duration 10]
- *        [--rounds 3] [--scrape-ms 1000] [--json FILE]
+ *        [--rounds 3] [--scrape-ms 1000] [--json FILE] [--profile DIR]
  *
  * Fan-out at a fixed rate (paced, so every run does the same work), CPU per delivered update of
  * the tsbond server with the status page open and /metrics scraped, against the same without HTTP.
@@ -24,6 +24,7 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '100' },
     workers: { type: 'string', default: '2' },
     json: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 
@@ -42,6 +43,7 @@ const result = await runHttpCost({
   },
   rounds: Number(values.rounds),
   scrapeMs: Number(values['scrape-ms']),
+  profileDir: values.profile,
 });
 process.stdout.write(formatHttpCost(result));
 if (values.json !== undefined) writeFileSync(values.json, JSON.stringify(result, null, 2));

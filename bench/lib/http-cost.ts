@@ -2,7 +2,7 @@
  * The cost of looking into a tsbond server: CPU per delivered update under fan-out load with the
  * status page open and /metrics scraped every second, against the same run without HTTP. The
  * page is emulated the way page.js behaves (its event stream; on each change summary the first
- * page of routes, the VNIs and the status; every other second the sessions and the status), from
+ * page of routes and the VNIs; every other second the sessions and the status), from
  * the driver process, so only the server's side is measured. Runs alternate (without, with) and
  * the medians are compared; target: within 10%.
  */
@@ -23,6 +23,8 @@ export interface HttpCostOptions {
   readonly rounds: number;
   /** /metrics scrape interval, ms. */
   readonly scrapeMs: number;
+  /** Write a V8 CPU profile of each server run into this directory. */
+  readonly profileDir?: string | undefined;
 }
 
 export interface HttpCostRun {
@@ -53,15 +55,20 @@ interface HttpProbe extends RunningServer {
   readonly metricsPort: number | undefined;
 }
 
-async function startProbe(withHttp: boolean, keepalive: number): Promise<HttpProbe> {
+async function startProbe(
+  withHttp: boolean,
+  keepalive: number,
+  profileDir: string | undefined,
+): Promise<HttpProbe> {
   const args = ['--listen', `[${HOST}]:0`, '--keepalive', String(keepalive)];
   if (withHttp) args.push('--http', `[${HOST}]:0`, '--metrics', `[${HOST}]:0`);
-  const c: ChildProcess = forkTs(
-    'bench/tsbond-http-probe.ts',
-    args,
-    [],
-    ['ignore', 'inherit', 'inherit', 'ipc'],
-  );
+  const flags = profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const c: ChildProcess = forkTs('bench/tsbond-http-probe.ts', args, flags, [
+    'ignore',
+    'inherit',
+    'inherit',
+    'ipc',
+  ]);
   const hello = await new Promise<{ port: number; http?: number; metrics?: number }>(
     (resolve, reject) => {
       const t = setTimeout(() => {
@@ -204,7 +211,6 @@ class Observer {
             if (block.startsWith('event: changes')) {
               this.fetch('/api/routes?offset=0&limit=100');
               this.fetch('/api/vnis?limit=200');
-              this.fetch('/api/status');
             } else if (block.startsWith('event: sample') && ++samples % 2 === 0) {
               this.fetch('/api/sessions?limit=200');
               this.fetch('/api/status');
@@ -236,7 +242,7 @@ const median = (xs: readonly number[]): number => {
 };
 
 async function oneRun(http: boolean, round: number, o: HttpCostOptions): Promise<HttpCostRun> {
-  const server = await startProbe(http, o.fanout.keepalive);
+  const server = await startProbe(http, o.fanout.keepalive, o.profileDir);
   let observer: Observer | undefined;
   try {
     if (http) {

@@ -537,7 +537,6 @@
       const mine = c.vnis === null || vni === '' || Object.hasOwn(c.vnis, vni);
       if (mine) void refreshRoutes();
       void refreshVnis();
-      void refreshStatus();
     });
   }
 
