@@ -122,7 +122,6 @@ export function clientStatusSource(
   client.on('server', onServer);
 
   const statuses = (): Status[] => client.serverStates();
-  const addressOf = (i: number): string => statuses()[i]?.address ?? `server-${String(i)}`;
 
   const syncCheck = (): ReadinessCheck => {
     const est = statuses().filter((s) => s.state === 'ESTABLISHED');
@@ -180,6 +179,8 @@ export function clientStatusSource(
     routeCount: () => routeTotal,
     vniRouteCount: (vni) => perVniRoutes.get(vni) ?? 0,
     routes: (vni): Iterable<RouteRow> => {
+      const names = statuses().map((s) => s.address);
+      const addressOf = (i: number): string => names[i] ?? `server-${String(i)}`;
       if (typeof c.receivedRouteEntries === 'function') {
         const lazy = c.receivedRouteEntries(vni);
         return (function* () {
@@ -194,11 +195,10 @@ export function clientStatusSource(
         })();
       }
       // Fallback (today): a copy of the VNI's routes; servers looked up per route.
-      const names = statuses().map((s) => s.address);
       return client.receivedRoutes(vni).map(({ route }) => ({
         vni,
         route,
-        servers: client.routeServers(vni, route).map((i) => names[i] ?? `server-${String(i)}`),
+        servers: client.routeServers(vni, route).map(addressOf),
       }));
     },
     changes: (): ChangeCounters =>

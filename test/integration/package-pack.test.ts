@@ -88,7 +88,7 @@ describe('npm package', { timeout: 300_000 }, () => {
       'dist/src/http/status-server.js',
       'dist/src/http/status-server.d.ts',
       'dist/src/http/page/index.html',
-      'dist/src/http/page/page.js',
+      'dist/src/http/page/main.js',
       'dist/src/http/page/page.css',
     ])
       assert.ok(files.has(f), `${f} is shipped`);
