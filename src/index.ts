@@ -3,6 +3,7 @@
 export * from './errors.js';
 export {
   createLogger,
+  defaultLogFormat,
   silentLogger,
   type Logger,
   type LogFormat,
@@ -88,3 +89,30 @@ export type {
   ServerStateEvent,
   ServerStatus,
 } from './client/types.js';
+
+// HTTP: status page, Go-shaped route exports, metrics, health (src/http)
+export {
+  StatusServer,
+  parseListen,
+  startStatusServer,
+  type HttpMode,
+  type StatusServerOptions,
+} from './http/status-server.js';
+export { featureNames, serverStatusSource, type ServerStatusSource } from './http/server-source.js';
+export {
+  clientStatusSource,
+  type ClientSourceOptions,
+  type ClientStatusSource,
+  type KernelStatus,
+} from './http/client-source.js';
+export type {
+  ChangeCounters,
+  MetricsSource,
+  Readiness,
+  ReadinessCheck,
+  RouteRow,
+  SessionStatus,
+  Source,
+  SourceRole,
+  StatusSource,
+} from './http/sources.js';

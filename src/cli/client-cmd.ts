@@ -8,10 +8,12 @@ import {
   MetalBondClient,
 } from '../client/client.js';
 import { MetalBondError } from '../errors.js';
+import { clientStatusSource } from '../http/client-source.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
 import { parseVni } from '../model/route.js';
 import { DEFAULT_PORT, parseHostPort } from '../net-address.js';
 import {
+  fail,
   logOptions,
   loggerFrom,
   onSignals,
@@ -23,8 +25,9 @@ import {
   type LogFlags,
 } from './common.js';
 import { formatRouteChange } from './format.js';
+import { httpOptions, startHttpFromFlags, type HttpFlags } from './http-options.js';
 
-interface ClientFlags extends LogFlags {
+interface ClientFlags extends LogFlags, HttpFlags {
   server: string[];
   vni: number[];
   subscribe: number[];
@@ -102,8 +105,8 @@ export function clientCommand(): Command {
     },
     32 * 1024,
   );
-  for (const o of [...pacingOptions(), ...logOptions()]) cmd.addOption(o);
-  cmd.action((flags: ClientFlags) => {
+  for (const o of [...pacingOptions(), ...httpOptions(), ...logOptions()]) cmd.addOption(o);
+  cmd.action(async (flags: ClientFlags) => {
     const log = loggerFrom(flags);
     const vnis = [...new Set([...flags.vni, ...flags.subscribe])];
     const out = (line: string): void => {
@@ -135,7 +138,16 @@ export function clientCommand(): Command {
       { servers: flags.server, subscriptions: vnis, announcements: flags.announce.length },
       'client started',
     );
-    onSignals(() => client.shutdown(), log);
+    const stopHttp = await startHttpFromFlags(clientStatusSource(client), flags, log).catch(
+      async (e: unknown) => {
+        await client.shutdown();
+        return fail(e);
+      },
+    );
+    onSignals(async () => {
+      await stopHttp();
+      await client.shutdown();
+    }, log);
   });
   return cmd;
 }

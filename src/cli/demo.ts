@@ -7,6 +7,9 @@
 import { Command, Option } from 'commander';
 
 import { MetalBondClient } from '../client/client.js';
+import { IoError } from '../errors.js';
+import { serverStatusSource } from '../http/server-source.js';
+import { StatusServer } from '../http/status-server.js';
 import { createLogger } from '../log.js';
 import { natNextHop, nextHop, parseDestination, type NextHop } from '../model/route.js';
 import { formatHostPort } from '../net-address.js';
@@ -16,6 +19,7 @@ import { formatRouteChange } from './format.js';
 
 interface DemoFlags {
   listen: string;
+  http: string;
   duration?: number;
   step: number;
 }
@@ -44,6 +48,11 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('run a server with simulated hypervisors and print the routes as they flow')
     .option('-l, --listen <addr>', 'server listen address (port 0: any free port)', '[::1]:0')
+    .option(
+      '--http <addr>',
+      'status page address (a free port is taken when this one is in use)',
+      '[::1]:4712',
+    )
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds').argParser(Number))
     .addOption(
       new Option('--step <ms>', 'pause between demo steps').argParser(Number).default(1500),
@@ -52,6 +61,15 @@ export function demoCommand(): Command {
       const log = createLogger({ level: 'warn', format: 'pretty' });
       const server = await MetalBondServer.start(flags.listen, { logger: log }).catch(fail);
       const addr = formatHostPort(server.address);
+      const source = serverStatusSource(server);
+      const http = await StatusServer.start(source, { listen: flags.http, logger: log })
+        .catch((e: unknown) => {
+          if (!(e instanceof IoError && e.message.includes('in use'))) throw e;
+          say(`tsbond demo: ${flags.http} is in use, taking a free port for the status page`);
+          return StatusServer.start(source, { listen: '[::1]:0', logger: log });
+        })
+        .catch(fail);
+      say(`tsbond demo: status page on ${http.url}`);
       say(`tsbond demo: server listening on ${addr} (Ctrl-C to stop)`);
       server.on('peer', (e) => {
         if (e.type !== 'connected')
@@ -105,6 +123,8 @@ export function demoCommand(): Command {
       const isStopped = (): boolean => run.stopped;
       const stop = async (): Promise<void> => {
         run.stopped = true;
+        await http.close();
+        source.close();
         await Promise.all(clients().map((c) => c.shutdown()));
         await server.shutdown();
       };

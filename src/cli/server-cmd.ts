@@ -2,6 +2,7 @@
 
 import { Command } from 'commander';
 
+import { serverStatusSource } from '../http/server-source.js';
 import { DEFAULT_LISTEN, DEFAULT_SYNC_DELAY_MS } from '../server/config.js';
 import { MetalBondServer } from '../server/server.js';
 import {
@@ -15,8 +16,9 @@ import {
   parseSeconds,
   type LogFlags,
 } from './common.js';
+import { httpOptions, startHttpFromFlags, type HttpFlags } from './http-options.js';
 
-interface ServerFlags extends LogFlags {
+interface ServerFlags extends LogFlags, HttpFlags {
   listen: string;
   keepalive: number;
   pacing: number | false;
@@ -35,7 +37,7 @@ export function serverCommand(): Command {
       parseDuration,
       DEFAULT_SYNC_DELAY_MS / 1000,
     );
-  for (const o of [...pacingOptions(), ...logOptions()]) cmd.addOption(o);
+  for (const o of [...pacingOptions(), ...httpOptions(), ...logOptions()]) cmd.addOption(o);
   cmd.action(async (flags: ServerFlags) => {
     const log = loggerFrom(flags);
     const server = await MetalBondServer.start(flags.listen, {
@@ -45,7 +47,16 @@ export function serverCommand(): Command {
       syncDelayMs: flags.syncDelay * 1000,
       logger: log,
     }).catch(fail);
-    onSignals(() => server.shutdown(), log);
+    const stopHttp = await startHttpFromFlags(serverStatusSource(server), flags, log).catch(
+      async (e: unknown) => {
+        await server.shutdown();
+        return fail(e);
+      },
+    );
+    onSignals(async () => {
+      await stopHttp();
+      await server.shutdown();
+    }, log);
   });
   return cmd;
 }

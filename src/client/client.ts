@@ -34,7 +34,10 @@ import {
 import { fieldsRoute } from '../model/validate.js';
 import { canonicalRoute, encodeRouteUpdate, routeFromKey } from '../model/wire-route.js';
 import { DEFAULT_PORT, parseHostPort } from '../net-address.js';
-import { AddResult, ClientRoutes, MAX_SERVERS } from '../routing/client-routes.js';
+import { AddResult, ClientRoutes, MAX_SERVERS, type HeldRoute } from '../routing/client-routes.js';
+import type { RouteKindCount } from '../server/info.js';
+import type { SessionStats } from '../session/session.js';
+import { TrafficSum, routeKindCounts, type Traffic } from '../session/traffic.js';
 import { checkKeepaliveSeconds, DEFAULT_KEEPALIVE_SECONDS } from '../session/handshake.js';
 import { SessionState } from '../session/state.js';
 import { checkPacing } from '../session/pacing.js';
@@ -84,6 +87,12 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     listenerErrors: 0,
     internalErrors: 0,
     refusals: 0,
+    refusedUpdates: 0,
+    refusedSubscriptions: 0,
+    updatesReceived: 0,
+    removesReceived: 0,
+    updatesSent: 0,
+    removesSent: 0,
     routesAdded: 0,
     routesRemoved: 0,
   };
@@ -100,6 +109,8 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
   private adding: { key: string; f: UpdateFields } | undefined;
   /** Waiters re-checked on every state or sync change. */
   private readonly waiters = new Set<() => void>();
+  /** Traffic of the sessions that ended. */
+  private readonly ended = new TrafficSum();
   readingHeld = false;
 
   private constructor(
@@ -207,6 +218,14 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
         state: c.state,
         keepalive: s?.keepaliveSeconds,
         features: s?.features,
+        implementation:
+          s === undefined ? undefined : s.features.peer === undefined ? 'metalbond' : 'tsbond',
+        bytesIn: c.session?.stats.bytesIn ?? 0,
+        bytesOut: c.session?.stats.bytesOut ?? 0,
+        messagesIn: c.session?.stats.messagesIn ?? 0,
+        messagesOut: c.session?.stats.messagesOut ?? 0,
+        queuedBytes: c.session?.queuedBytes ?? 0,
+        keepaliveRttMs: c.lastRttMs,
         establishedSince: s?.establishedAt,
         routes: c.received.size,
         staleRoutes: c.staleRoutes,
@@ -366,12 +385,49 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
    * carry them; `stale` marks routes held only by copies of lost sessions (graceful restart).
    */
   receivedRoutes(vni?: Vni): ReceivedRoute[] {
-    return this.routes.delivered(vni).map((r) => this.received(r.key, r.vni, r.stale, r.origins));
+    return [...this.receivedRouteEntries(vni)];
+  }
+
+  /** receivedRoutes(), lazily: safe to walk in slices across event-loop turns. */
+  *receivedRouteEntries(vni?: Vni): Generator<ReceivedRoute> {
+    for (const r of this.routes.delivered(vni)) yield this.received(r);
   }
 
   /** Received routes held back because we announce their destination ourselves. */
   heldBackRoutes(vni?: Vni): ReceivedRoute[] {
-    return this.routes.heldBack(vni).map((r) => this.received(r.key, r.vni, r.stale, r.origins));
+    return [...this.routes.heldBack(vni)].map((r) => this.received(r));
+  }
+
+  /** Routes the handler holds in `vni` (a count kept per handler call, no scan). */
+  receivedRouteCount(vni?: Vni): number {
+    return vni === undefined ? this.routes.size : this.routes.heldCount(vni);
+  }
+
+  /** VNIs in which the handler holds routes. */
+  receivedVnis(): Vni[] {
+    return this.routes.heldVnis();
+  }
+
+  /** Handler calls per VNI so far (status pages diff it once a second). */
+  vniVersions(): ReadonlyMap<Vni, number> {
+    return this.routes.versions();
+  }
+
+  /** Handler calls so far. */
+  get routeChanges(): number {
+    return this.routes.changes;
+  }
+
+  /** Routes the handler holds by family and next-hop type (counts kept per call). */
+  routeKinds(): RouteKindCount[] {
+    return routeKindCounts(this.routes.kindCounts());
+  }
+
+  /** Bytes and messages over all server sessions, ended ones included. */
+  traffic(): Traffic {
+    const t = new TrafficSum(this.ended);
+    for (const c of this.connections) if (c.session !== undefined) t.add(c.session.stats);
+    return t.result();
   }
 
   announcedRoutes(): { vni: Vni; route: Route }[] {
@@ -442,6 +498,8 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   refused(conn: ServerConnection, m: RefusedMessage): void {
     this.counters.refusals++;
+    if (m.kind === RefusedKind.SUBSCRIBE) this.counters.refusedSubscriptions++;
+    else this.counters.refusedUpdates++;
     const kind = m.kind === RefusedKind.SUBSCRIBE ? 'SUBSCRIBE' : 'UPDATE';
     let route: Route | undefined;
     if (m.kind === RefusedKind.UPDATE && m.update !== undefined) {
@@ -474,6 +532,10 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     this.emitSafely('staleRoutes', { server: conn.address, kind, vni, routes });
   }
 
+  sessionEnded(_conn: ServerConnection, stats: SessionStats): void {
+    this.ended.add(stats);
+  }
+
   keepaliveRtt(conn: ServerConnection, ms: number): void {
     if (this.listenerCount('keepaliveRtt') > 0)
       this.emitSafely('keepaliveRtt', { server: conn.address, ms });
@@ -494,14 +556,15 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   // ---- internals ----
 
-  private received(key: string, vni: Vni, stale: boolean, origins: number): ReceivedRoute {
+  private received(r: HeldRoute): ReceivedRoute {
+    const servers = (mask: number): string[] =>
+      this.connections.filter((c) => (mask & (1 << c.index)) !== 0).map((c) => c.address);
     return {
-      vni,
-      route: routeFromKey(key).route,
-      stale,
-      servers: this.connections
-        .filter((c) => (origins & (1 << c.index)) !== 0)
-        .map((c) => c.address),
+      vni: r.vni,
+      route: routeFromKey(r.key).route,
+      stale: r.fresh === 0,
+      servers: servers(r.fresh | r.stale),
+      staleFor: servers(r.stale),
     };
   }
 

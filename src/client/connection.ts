@@ -18,11 +18,11 @@ import type { HostPort } from '../net-address.js';
 import { AddResult } from '../routing/client-routes.js';
 import { KEEPALIVE_TIMEOUT_FACTOR } from '../session/handshake.js';
 import type { PacingOptions } from '../session/pacing.js';
-import { Session, type SessionHandler } from '../session/session.js';
+import { Session, type SessionHandler, type SessionStats } from '../session/session.js';
 import { SessionState } from '../session/state.js';
 import { UpdateFields } from '../wire/decode.js';
 import { encodeSubscribe, encodeUnsubscribe } from '../wire/encode.js';
-import { RefusedKind, WireAction, type RefusedMessage } from '../wire/messages.js';
+import { HEADER_SIZE, RefusedKind, WireAction, type RefusedMessage } from '../wire/messages.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { SyncTracker } from './sync-tracker.js';
 
@@ -30,7 +30,13 @@ export type SyncVia = 'marker' | 'settle';
 
 export interface ConnectionHost {
   readonly subscriptions: ReadonlySet<Vni>;
-  readonly counters: { invalidUpdates: number };
+  readonly counters: {
+    invalidUpdates: number;
+    updatesReceived: number;
+    removesReceived: number;
+    updatesSent: number;
+    removesSent: number;
+  };
   /** The handler is saturated: sessions must not read (see HandlerQueue). */
   readonly readingHeld: boolean;
   /** ADD frames of every route we announce. */
@@ -54,6 +60,8 @@ export interface ConnectionHost {
     routes: number,
   ): void;
   keepaliveRtt(conn: ServerConnection, ms: number): void;
+  /** A session ended: its traffic goes to the totals. */
+  sessionEnded(conn: ServerConnection, stats: SessionStats): void;
   stateChanged(conn: ServerConnection, state: SessionState, previous: SessionState): void;
 }
 
@@ -94,6 +102,8 @@ export class ServerConnection implements SessionHandler {
   echoes = 0;
   /** When the stale routes' hold time ends (0: none pending). */
   holdEndsAt = 0;
+  /** Last KEEPALIVE round trip, ms. */
+  lastRttMs: number | undefined;
   private staleCount = 0;
   /** Stale routes re-sent per VNI since the session was lost (for the 'confirmed' report). */
   private readonly confirmed = new Map<Vni, number>();
@@ -183,7 +193,10 @@ export class ServerConnection implements SessionHandler {
     if (s !== undefined && this.established && this.sessionSubscriptions.delete(vni)) {
       this.sync?.unsubscribed(vni);
       s.send(encodeUnsubscribe(vni));
-      for (const frame of reannounce) s.send(frame);
+      for (const frame of reannounce) {
+        s.send(frame);
+        this.countSent(frame);
+      }
     }
     for (const [key, v] of [...this.received]) {
       if (v === vni) {
@@ -196,7 +209,17 @@ export class ServerConnection implements SessionHandler {
 
   /** Sends an UPDATE frame if established (otherwise the next sync carries our state). */
   sendUpdate(frame: Buffer): void {
-    if (this.session !== undefined && this.established) this.session.send(frame);
+    if (this.session !== undefined && this.established) {
+      this.session.send(frame);
+      this.countSent(frame);
+    }
+  }
+
+  private countSent(frame: Buffer): void {
+    const c = this.host.counters;
+    c.updatesSent++;
+    // A REMOVE's payload starts with the action field (08 01).
+    if (frame[HEADER_SIZE] === 0x08 && frame[HEADER_SIZE + 1] === 0x01) c.removesSent++;
   }
 
   /** Handler saturation: stop or resume reading from the server. */
@@ -239,6 +262,7 @@ export class ServerConnection implements SessionHandler {
     let n = 0;
     for (const frame of this.host.announcementFrames()) {
       session.send(frame);
+      this.countSent(frame);
       n++;
     }
     if (this.host.readingHeld) session.setReadingPaused(true);
@@ -273,7 +297,10 @@ export class ServerConnection implements SessionHandler {
     if (!this.sessionSubscriptions.has(vni)) return;
     this.sync?.update(Date.now());
     const key = fieldsRouteKey(f);
+    const counters = this.host.counters;
+    counters.updatesReceived++;
     if (f.action === WireAction.REMOVE) {
+      counters.removesReceived++;
       if (this.received.delete(key)) this.host.routeRemoved(this, key);
     } else if (this.host.isAnnounced(key)) {
       // Our own route echoed back (Go and rustbond servers do in snapshots): never ours to install,
@@ -306,11 +333,13 @@ export class ServerConnection implements SessionHandler {
   }
 
   onKeepaliveRtt(_session: Session, ms: number): void {
+    this.lastRttMs = ms;
     this.host.keepaliveRtt(this, ms);
   }
 
   onClose(session: Session, error: MetalBondError | undefined): void {
     if (this.session === session) this.session = undefined;
+    this.host.sessionEnded(this, session.stats);
     this.sessionSubscriptions.clear();
     this.sync = undefined;
     clearTimeout(this.settleTimer);

@@ -79,6 +79,17 @@ export interface ServerStatus {
   readonly keepalive: number | undefined;
   /** Negotiated features of the current session. */
   readonly features: NegotiatedFeatures | undefined;
+  /** 'tsbond' when the server answered with feature bits, else 'metalbond' (Go, rustbond). */
+  readonly implementation: 'tsbond' | 'metalbond' | undefined;
+  /** Traffic of the current session. */
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly messagesIn: number;
+  readonly messagesOut: number;
+  /** Bytes queued for this server, not yet handed to the socket. */
+  readonly queuedBytes: number;
+  /** Last KEEPALIVE round trip, ms. */
+  readonly keepaliveRttMs: number | undefined;
   readonly establishedSince: Date | undefined;
   /** Routes this server carries in its current session. */
   readonly routes: number;
@@ -112,6 +123,8 @@ export interface ReceivedRoute {
   readonly stale: boolean;
   /** Addresses of the servers carrying it (fresh or stale). */
   readonly servers: readonly string[];
+  /** Addresses of the servers that carry it only as a stale copy of a lost session. */
+  readonly staleFor: readonly string[];
 }
 
 export interface ClientCounters {
@@ -123,8 +136,16 @@ export interface ClientCounters {
   listenerErrors: number;
   /** Sessions closed because of a failure inside the client (never the server's fault). */
   internalErrors: number;
-  /** REFUSED messages received. */
+  /** REFUSED messages received, and by kind. */
   refusals: number;
+  refusedUpdates: number;
+  refusedSubscriptions: number;
+  /** Valid UPDATEs received (all servers), and how many were REMOVEs. */
+  updatesReceived: number;
+  removesReceived: number;
+  /** UPDATEs sent (announcements, withdrawals, re-announcements; per server), of them REMOVEs. */
+  updatesSent: number;
+  removesSent: number;
   /** Handler calls made, by action. */
   routesAdded: number;
   routesRemoved: number;

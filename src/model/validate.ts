@@ -16,6 +16,25 @@ export type RouteAction = 'ADD' | 'REMOVE';
 /** Invalid UPDATEs logged per peer (or server) by default before further ones are only counted. */
 export const INVALID_UPDATE_LOG_LIMIT = 20;
 
+/** Stable labels of the invalid-UPDATE reasons (metrics), by the reason text's start. */
+const REASON_CODES: readonly [string, string][] = [
+  ['missing destination', 'missing_destination'],
+  ['missing nextHop', 'missing_next_hop'],
+  ['unknown action', 'unknown_action'],
+  ['unknown ipVersion', 'unknown_ip_version'],
+  ['ipVersion', 'ip_version_mismatch'],
+  ['prefix length', 'prefix_length'],
+  ['next hop is', 'next_hop_address'],
+  ['unknown next hop type', 'unknown_next_hop_type'],
+  ['NAT port range', 'nat_ports'],
+];
+
+/** A stable label for a reason given by updateInvalidReason(). */
+export function invalidReasonCode(reason: string): string {
+  for (const [start, code] of REASON_CODES) if (reason.startsWith(start)) return code;
+  return 'other';
+}
+
 /** A validated UPDATE. */
 export interface RouteUpdate {
   readonly action: RouteAction;

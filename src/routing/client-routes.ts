@@ -17,6 +17,7 @@
  */
 
 import type { Vni } from '../model/route.js';
+import { FAMILY_TYPE_COUNT, keyFamilyType } from '../wire/route-key.js';
 
 /** Most servers a client can use (one bit each in a route's origin masks). */
 export const MAX_SERVERS = 32;
@@ -37,10 +38,10 @@ interface Entry {
 export interface HeldRoute {
   readonly vni: Vni;
   readonly key: string;
-  /** No server carries it fresh (only stale copies from lost sessions). */
-  readonly stale: boolean;
-  /** Servers carrying it, fresh or stale. */
-  readonly origins: number;
+  /** Servers carrying it in their current session (bit mask). */
+  readonly fresh: number;
+  /** Servers carrying it only as a stale copy of a lost session (bit mask). */
+  readonly stale: number;
 }
 
 /** What add() found. */
@@ -54,8 +55,34 @@ export class ClientRoutes {
   private readonly announcedDests = new Map<string, number>();
   /** Routes with no fresh origin. */
   private staleCount = 0;
+  /** Routes the handler holds per VNI, and handler calls per VNI so far (kept per call). */
+  private readonly heldPerVni = new Map<Vni, number>();
+  private readonly versionPerVni = new Map<Vni, number>();
+  private readonly heldKinds: number[] = new Array<number>(FAMILY_TYPE_COUNT).fill(0);
+  /** Handler calls so far. */
+  changes = 0;
 
   constructor(private readonly sink: HandlerSink) {}
+
+  /** Routes the handler holds in `vni` (a count, no scan). */
+  heldCount(vni: Vni): number {
+    return this.heldPerVni.get(vni) ?? 0;
+  }
+
+  /** VNIs in which the handler holds routes, ascending. */
+  heldVnis(): Vni[] {
+    return [...this.heldPerVni.keys()].sort((a, b) => a - b);
+  }
+
+  /** Handler calls per VNI so far (status pages diff it). */
+  versions(): ReadonlyMap<Vni, number> {
+    return this.versionPerVni;
+  }
+
+  /** Routes the handler holds by keyFamilyType() index (a copy). */
+  kindCounts(): number[] {
+    return [...this.heldKinds];
+  }
 
   get size(): number {
     return this.entries.size;
@@ -76,7 +103,7 @@ export class ClientRoutes {
     if (e === undefined) {
       this.entries.set(key, { vni, dest, fresh: bit, stale: 0 });
       this.index(dest, key);
-      if (!this.announcedDests.has(dest)) this.sink('add', vni, key);
+      if (!this.announcedDests.has(dest)) this.call('add', vni, key);
       return AddResult.NEW;
     }
     const wasStale = e.fresh === 0;
@@ -139,13 +166,13 @@ export class ClientRoutes {
     this.announcedDests.set(dest, n - 1);
   }
 
-  /** Routes the handler currently holds (optionally of one VNI). */
-  delivered(vni?: Vni): HeldRoute[] {
+  /** Routes the handler currently holds (optionally of one VNI), lazily. */
+  delivered(vni?: Vni): Generator<HeldRoute> {
     return this.select(vni, false);
   }
 
-  /** Received routes held back by loop prevention. */
-  heldBack(vni?: Vni): HeldRoute[] {
+  /** Received routes held back by loop prevention, lazily. */
+  heldBack(vni?: Vni): Generator<HeldRoute> {
     return this.select(vni, true);
   }
 
@@ -160,21 +187,32 @@ export class ClientRoutes {
     return this.entries.get(key)?.fresh === 0;
   }
 
-  private select(vni: Vni | undefined, heldBack: boolean): HeldRoute[] {
-    const out: HeldRoute[] = [];
+  private *select(vni: Vni | undefined, heldBack: boolean): Generator<HeldRoute> {
     for (const [key, e] of this.entries) {
       if ((vni === undefined || e.vni === vni) && this.announcedDests.has(e.dest) === heldBack) {
-        out.push({ vni: e.vni, key, stale: e.fresh === 0, origins: e.fresh | e.stale });
+        yield { vni: e.vni, key, fresh: e.fresh, stale: e.stale };
       }
     }
-    return out;
+  }
+
+  /** One handler call: the counts kept per call, then the sink. */
+  private call(action: 'add' | 'remove', vni: Vni, key: string): void {
+    const d = action === 'add' ? 1 : -1;
+    const n = (this.heldPerVni.get(vni) ?? 0) + d;
+    if (n === 0) this.heldPerVni.delete(vni);
+    else this.heldPerVni.set(vni, n);
+    this.versionPerVni.set(vni, (this.versionPerVni.get(vni) ?? 0) + 1);
+    const k = keyFamilyType(key);
+    this.heldKinds[k] = (this.heldKinds[k] ?? 0) + d;
+    this.changes++;
+    this.sink(action, vni, key);
   }
 
   /** Nobody carries the route any more, fresh or stale. */
   private forget(key: string, e: Entry): void {
     this.entries.delete(key);
     this.unindex(e.dest, key);
-    if (!this.announcedDests.has(e.dest)) this.sink('remove', e.vni, key);
+    if (!this.announcedDests.has(e.dest)) this.call('remove', e.vni, key);
   }
 
   private index(dest: string, key: string): void {
@@ -200,7 +238,7 @@ export class ClientRoutes {
     if (cur === undefined) return;
     for (const key of typeof cur === 'string' ? [cur] : [...cur]) {
       const e = this.entries.get(key);
-      if (e !== undefined) this.sink(action, e.vni, key);
+      if (e !== undefined) this.call(action, e.vni, key);
     }
   }
 }

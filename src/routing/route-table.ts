@@ -16,6 +16,7 @@
  * the withdrawal a function of what the peer owned, not of the size of the table.
  */
 
+import { FAMILY_TYPE_COUNT, keyFamilyType } from '../wire/route-key.js';
 import { DETACHED, OwnerIndex, RouteEntry, WITHDRAWN, visibleTo } from './owner-index.js';
 
 export { RouteEntry, visibleTo } from './owner-index.js';
@@ -70,6 +71,10 @@ export class RouteTable<P extends object> {
   private count = 0;
   /** Insertion counter of RouteEntry.seq. */
   private seq = 0;
+  /** Routes by keyFamilyType(key), kept on insert and delete. */
+  private readonly byFamilyType: number[] = new Array<number>(FAMILY_TYPE_COUNT).fill(0);
+  /** Changes of any VNI's routes so far (the sum of every VniRoutes.version, dropped VNIs too). */
+  changes = 0;
   /** One-entry cache of index(): consecutive updates mostly come from one peer and VNI. */
   private cachePeer: P | undefined;
   private cacheVni = -1;
@@ -123,6 +128,7 @@ export class RouteTable<P extends object> {
       r.peer = owners as P;
       r.entry = e;
       vr.version++;
+      this.changes++;
     }
     this.index(peer, vni).share(e);
     return r;
@@ -143,6 +149,7 @@ export class RouteTable<P extends object> {
       if (i === -1) return r;
       if (this.dropOwner(e, owners, i, this.index(peer, vni), vni, r) !== DeliveryKind.NONE) {
         vr.version++;
+        this.changes++;
       }
     } else {
       if (owners !== peer) return r;
@@ -276,6 +283,18 @@ export class RouteTable<P extends object> {
     return this.routes.get(vni)?.live ?? 0;
   }
 
+  /** Routes by keyFamilyType() index (a copy; kept on insert and delete, no scan). */
+  familyTypeCounts(): number[] {
+    return [...this.byFamilyType];
+  }
+
+  /** The change counter (VniRoutes.version) of every VNI that has one. */
+  versions(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [vni, vr] of this.routes) out.set(vni, vr.version);
+    return out;
+  }
+
   /** Routes of a VNI with their owners. */
   *entries(vni: number): Generator<[key: string, owners: readonly P[]]> {
     const vr = this.routes.get(vni);
@@ -302,16 +321,16 @@ export class RouteTable<P extends object> {
     for (const e of idx.primary) {
       const owners = e.owners;
       if (Array.isArray(owners)) {
-        this.dropOwner(e, owners, 0, undefined, vni, r);
+        if (this.dropOwner(e, owners, 0, undefined, vni, r) !== DeliveryKind.NONE) {
+          vr.version++; // the last owner left gains the route
+          this.changes++;
+        }
       } else {
         e.owners = WITHDRAWN;
         this.lost(vr, r, peer, e);
         withdrawn++;
       }
-      if (r.kind !== DeliveryKind.NONE) {
-        vr.version++;
-        visit(vni, e, r.kind, r.peer);
-      }
+      if (r.kind !== DeliveryKind.NONE) visit(vni, e, r.kind, r.peer);
     }
     if (idx.shared !== undefined) {
       for (const e of idx.shared) {
@@ -319,6 +338,7 @@ export class RouteTable<P extends object> {
         this.dropOwner(e, owners, owners.indexOf(peer), undefined, vni, r);
         if (r.kind !== DeliveryKind.NONE) {
           vr.version++;
+          this.changes++;
           visit(vni, e, r.kind, r.peer);
         }
       }
@@ -367,7 +387,9 @@ export class RouteTable<P extends object> {
   private gained(vr: VniRoutes<P>, r: Delivery<P>, peer: P, e: RouteEntry<P>): void {
     vr.live++;
     vr.version++;
+    this.changes++;
     this.count++;
+    this.countKind(e.key, 1);
     r.kind = DeliveryKind.ALL_EXCEPT;
     r.peer = peer;
     r.entry = e;
@@ -377,10 +399,17 @@ export class RouteTable<P extends object> {
   private lost(vr: VniRoutes<P>, r: Delivery<P>, peer: P, e: RouteEntry<P>): void {
     vr.live--;
     vr.version++;
+    this.changes++;
     this.count--;
+    this.countKind(e.key, -1);
     r.kind = DeliveryKind.ALL_EXCEPT;
     r.peer = peer;
     r.entry = e;
+  }
+
+  private countKind(key: string, d: number): void {
+    const i = keyFamilyType(key);
+    this.byFamilyType[i] = (this.byFamilyType[i] ?? 0) + d;
   }
 
   private createVni(vni: number): VniRoutes<P> {

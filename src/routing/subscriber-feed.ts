@@ -36,6 +36,8 @@ class VniFeed<P extends object> {
   cursorSeq = 0;
   /** Entries visited (to estimate what is left). */
   visited = 0;
+  /** Snapshot ADDs written. */
+  sent = 0;
   /** Keys changed while behind (or during the snapshot), with the visibility last sent. */
   pending: Map<string, boolean> | undefined;
   /** The subscription has not drained once yet (SYNCED owed, when `marker`). */
@@ -58,6 +60,8 @@ class VniFeed<P extends object> {
 
 export interface FeedDone {
   readonly vni: number;
+  /** Snapshot ADDs written (undefined: not a subscription's snapshot). */
+  readonly sent: number;
   /** A SYNCED is owed for this subscription. */
   readonly marker: boolean;
   /** Time given to subscribed() (the server's clock). */
@@ -188,6 +192,7 @@ export class SubscriberFeed<P extends object> {
         f.cursorSeq = e.seq;
         f.visited++;
         if (pending?.has(e.key) === true || !visibleTo(e, peer)) continue;
+        f.sent++;
         if (!write(e.key, false)) return false;
       }
       f.cursor = undefined;

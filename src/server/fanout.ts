@@ -24,6 +24,10 @@ export interface FanOutCounters {
   updatesEncoded: number;
   /** UPDATE frames produced from subscribers' snapshots and backlogs. */
   backlogUpdatesSent: number;
+  /** UPDATE frames queued to subscribers, one per recipient (snapshots and backlogs included). */
+  updatesSent: number;
+  /** ...of which REMOVEs. */
+  removesSent: number;
 }
 
 export class FanOut {
@@ -36,6 +40,8 @@ export class FanOut {
   private runExcept: ServerPeer | undefined;
   /** The entry of each frame of the run, in order (for subscribers fed frame by frame). */
   private readonly runEntries: RouteEntry<ServerPeer>[] = [];
+  /** REMOVEs in the run. */
+  private runRemoves = 0;
   /** Bytes queued since the last reset (the server's per-turn throttle). */
   turnBytes = 0;
 
@@ -62,6 +68,7 @@ export class FanOut {
     const subs = this.table.subscribersOf(this.runVni);
     if (subs === undefined || subs.size === 0) {
       entries.length = 0;
+      this.runRemoves = 0;
       return;
     }
     const arena = this.arena;
@@ -78,11 +85,16 @@ export class FanOut {
     const frames = entries.length;
     let bytes = 0;
     const high = this.highWatermark;
+    const c = this.counters;
+    const removes = this.runRemoves;
+    this.runRemoves = 0;
     for (const s of subs) {
       if (s === except) continue;
       if (!s.feed.filtering) {
         s.session.send(buf, frames, start, end);
         bytes += end - start;
+        c.updatesSent += frames;
+        c.removesSent += removes;
         if (s.session.queuedBytes > high) this.fellBehind(s);
       } else {
         bytes += this.sendFiltered(s, this.runVni, buf, start, entries);
@@ -139,6 +151,7 @@ export class FanOut {
         this.runExcept = peer;
       }
       this.runEntries.push(e);
+      if (remove) this.runRemoves++;
     } else if (
       kind === DeliveryKind.ONLY &&
       peer !== undefined &&
@@ -155,6 +168,8 @@ export class FanOut {
         src === undefined ? arena.writeUpdate(e.key, remove) : arena.copy(src, srcStart, srcEnd);
       peer.session.send(arena.buf, 1, start, arena.pos);
       this.turnBytes += arena.pos - start;
+      this.counters.updatesSent++;
+      if (remove) this.counters.removesSent++;
       if (!peer.feed.behind && peer.session.queuedBytes > this.highWatermark) this.fellBehind(peer);
     }
   }
@@ -172,6 +187,7 @@ export class FanOut {
     let frames = 0;
     let bytes = 0;
     let produced = 0;
+    let removes = 0;
     const queue = (): void => {
       if (frames > 0) session.send(arena.buf, frames, start, arena.pos);
       produced += frames;
@@ -185,6 +201,7 @@ export class FanOut {
         const at = arena.writeUpdate(key, remove);
         if (frames === 0) start = at;
         frames++;
+        if (remove) removes++;
         bytes += size;
         return bytes < room;
       },
@@ -194,7 +211,10 @@ export class FanOut {
       },
     );
     queue();
-    this.counters.backlogUpdatesSent += produced;
+    const c = this.counters;
+    c.backlogUpdatesSent += produced;
+    c.updatesSent += produced;
+    c.removesSent += removes;
     return more;
   }
 
@@ -212,9 +232,12 @@ export class FanOut {
     let held = false;
     for (const e of entries) {
       const size = frameSizeAt(buf, pos);
-      if (feed.change(vni, e, isRemove(buf, pos))) {
+      const remove = isRemove(buf, pos);
+      if (feed.change(vni, e, remove)) {
         s.session.send(buf, 1, pos, pos + size);
         bytes += size;
+        this.counters.updatesSent++;
+        if (remove) this.counters.removesSent++;
         if (!feed.behind && s.session.queuedBytes > this.highWatermark) this.fellBehind(s);
       } else {
         held = true;

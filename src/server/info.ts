@@ -62,8 +62,15 @@ export interface ServerCounters {
   updatesEncoded: number;
   /** UPDATE frames produced from subscribers' snapshots and backlogs. */
   backlogUpdatesSent: number;
+  /** UPDATEs accepted that were REMOVEs (the rest of updatesAccepted are ADDs). */
+  removesAccepted: number;
+  /** UPDATE frames queued to subscribers (one per recipient), and how many were REMOVEs. */
+  updatesSent: number;
+  removesSent: number;
   /** Decodable but invalid UPDATEs, dropped alone. */
   invalidUpdates: number;
+  /** The same by reason (invalidReasonCode: missing_destination, prefix_length, nat_ports...). */
+  invalidUpdatesByReason: Record<string, number>;
   /** Sessions closed for breaking the protocol (framing, version, type, order, payload). */
   protocolErrors: number;
   /** Sessions closed because the handshake or keepalive deadline passed. */
@@ -80,6 +87,9 @@ export interface ServerCounters {
   listenerErrors: number;
   /** SYNCED messages sent. */
   syncedSent: number;
+  /** Operations refused (REFUSED sent to tsbond peers; dropped alone for the others). */
+  refusedUpdates: number;
+  refusedSubscriptions: number;
 }
 
 export type PeerEvent =
@@ -112,8 +122,17 @@ export interface RouteEvent {
 export interface SnapshotEvent {
   readonly peer: string;
   readonly vni: number;
+  /** Routes the snapshot sent. */
+  readonly routes: number;
   /** From SUBSCRIBE to the snapshot's last frame queued. */
   readonly durationMs: number;
+}
+
+/** Routes of one family and next-hop type. */
+export interface RouteKindCount {
+  readonly family: 'ipv4' | 'ipv6';
+  readonly type: 'standard' | 'nat' | 'loadbalancer_target';
+  readonly count: number;
 }
 
 export interface ServerEvents {

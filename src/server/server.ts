@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { IoError, MetalBondError } from '../errors.js';
 import { callListeners } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
-import { fieldsInvalidReason, fieldsRouteKey } from '../model/validate.js';
+import { fieldsInvalidReason, fieldsRouteKey, invalidReasonCode } from '../model/validate.js';
 import { routeFromKey } from '../model/wire-route.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../net-address.js';
 import type { RouteEntry } from '../routing/owner-index.js';
@@ -29,7 +29,8 @@ import {
 } from './config.js';
 import { FanOut } from './fanout.js';
 import { FlowControl } from './flow-control.js';
-import type { PeerInfo, RouteInfo, ServerCounters, ServerEvents } from './info.js';
+import type { PeerInfo, RouteInfo, RouteKindCount, ServerCounters, ServerEvents } from './info.js';
+import { TrafficSum, routeKindCounts, type Traffic } from '../session/traffic.js';
 import { ServerPeer } from './peer.js';
 
 export class MetalBondServer extends EventEmitter<ServerEvents> implements SessionHandler {
@@ -37,9 +38,13 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   readonly counters: ServerCounters = {
     connectionsAccepted: 0,
     updatesAccepted: 0,
+    removesAccepted: 0,
     updatesEncoded: 0,
+    updatesSent: 0,
+    removesSent: 0,
     backlogUpdatesSent: 0,
     invalidUpdates: 0,
+    invalidUpdatesByReason: {},
     protocolErrors: 0,
     timeouts: 0,
     slowConsumerDisconnects: 0,
@@ -48,12 +53,16 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     internalErrors: 0,
     listenerErrors: 0,
     syncedSent: 0,
+    refusedUpdates: 0,
+    refusedSubscriptions: 0,
   };
   /** When the server started listening (SYNCED is held back for the sync delay after it). */
   readonly startedAt = Date.now();
   private readonly log: Logger;
   private readonly table = new RouteTable<ServerPeer>();
   private readonly bySession = new Map<Session, ServerPeer>();
+  /** Traffic of the sessions that ended. */
+  private readonly ended = new TrafficSum();
   private readonly fields = new UpdateFields();
   private readonly fanout: FanOut;
   private readonly flow: FlowControl;
@@ -236,6 +245,52 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     return [...(this.table.subscribersOf(vni) ?? [])].map((p) => p.address);
   }
 
+  /** The routes of a VNI, lazily (no copy of the VNI: safe to walk in slices across turns). */
+  *routeEntries(vni: number): Generator<RouteInfo> {
+    for (const [key, owners] of this.table.entries(vni)) {
+      yield { vni, route: routeFromKey(key).route, owners: owners.map((o) => o.address) };
+    }
+  }
+
+  /** Routes of one VNI (a count kept on insert and delete). */
+  vniRouteCount(vni: number): number {
+    return this.table.routeCount(vni);
+  }
+
+  /** Per-VNI change counters (each route or owner change of a VNI counts one). */
+  vniVersions(): ReadonlyMap<number, number> {
+    return this.table.versions();
+  }
+
+  /** Route changes so far, all VNIs. */
+  get routeChanges(): number {
+    return this.table.changes;
+  }
+
+  /** Routes by family and next-hop type (counts kept on insert and delete). */
+  routeKinds(): RouteKindCount[] {
+    return routeKindCounts(this.table.familyTypeCounts());
+  }
+
+  /** Bytes and messages over all sessions, ended ones included. */
+  traffic(): Traffic {
+    const t = new TrafficSum(this.ended);
+    for (const s of this.bySession.keys()) t.add(s.stats);
+    return t.result();
+  }
+
+  /** Route keys waiting in the subscribers' backlogs, all peers. */
+  get backlogRoutes(): number {
+    let n = 0;
+    for (const p of this.bySession.values()) n += p.feed.backlogRoutes;
+    return n;
+  }
+
+  /** True from start() until shutdown(). */
+  get listening(): boolean {
+    return !this.stopping;
+  }
+
   private peerInfo(p: ServerPeer): PeerInfo {
     const s = p.session;
     const helloDone = s.keepaliveSeconds !== undefined;
@@ -367,6 +422,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       // and the received frame (header included) is forwarded as it is.
       this.counters.updatesAccepted++;
       const remove = fastResult.action === WireAction.REMOVE;
+      if (remove) this.counters.removesAccepted++;
       const vni = fastResult.vni;
       const key = latin1(buf, keyStart, end);
       const d = remove ? this.table.remove(peer, vni, key) : this.table.add(peer, vni, key);
@@ -385,6 +441,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     }
     this.counters.updatesAccepted++;
     const remove = f.action === WireAction.REMOVE;
+    if (remove) this.counters.removesAccepted++;
     const key = fieldsRouteKey(f);
     const d = remove ? this.table.remove(peer, f.vni, key) : this.table.add(peer, f.vni, key);
     const e = d.entry;
@@ -394,6 +451,9 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
 
   private invalidUpdate(peer: ServerPeer, reason: string): void {
     this.counters.invalidUpdates++;
+    const byReason = this.counters.invalidUpdatesByReason;
+    const code = invalidReasonCode(reason);
+    byReason[code] = (byReason[code] ?? 0) + 1;
     const n = ++peer.invalidUpdates;
     const limit = this.config.invalidUpdateLogLimit;
     if (n <= limit) {
@@ -431,6 +491,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     this.bySession.delete(session);
     if (this.lastPeer === peer) this.lastPeer = undefined;
     peer.closed = true;
+    this.ended.add(session.stats);
     this.flow.left(peer);
     if (this.table.subscriptionsOf(peer).size > 0) this.subscribedPeers--;
     const withdrawn = this.table.removePeer(peer, this.withdrawer(peer));
@@ -458,6 +519,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     this.emitSafely('snapshot', {
       peer: peer.address,
       vni: d.vni,
+      routes: d.sent,
       durationMs: Date.now() - d.subscribedAt,
     });
   }

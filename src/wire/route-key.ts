@@ -134,3 +134,31 @@ export function destinationKeyOf(key: string): string {
   // key[p] is the destination's tag (0x1a); its length always fits one byte (at most 22).
   return key.slice(0, p + 2 + key.charCodeAt(p + 1));
 }
+
+/** Route families and next-hop types by index: keyFamilyType() returns family * 3 + type. */
+export const FAMILY_TYPE_COUNT = 6;
+
+/**
+ * Family (0 IPv4, 1 IPv6) and next-hop type (0 STANDARD, 1 NAT, 2 LOADBALANCER_TARGET) of a route
+ * key, as `family * 3 + type`: a few byte reads, for counts kept on insert and delete.
+ */
+export function keyFamilyType(key: string): number {
+  let p = 0;
+  if (key.charCodeAt(0) === 0x10) {
+    p = 1;
+    while (key.charCodeAt(p) >= 0x80) p++;
+    p++;
+  }
+  // key[p] is the destination's tag (0x1a); an IPv6 destination starts with ipVersion (08 01).
+  const v6 = key.charCodeAt(p + 2) === 0x08 ? 1 : 0;
+  const destKeyEnd = p + 2 + key.charCodeAt(p + 1);
+  // The next hop: tag, length, then its address field (0a 10 + 16 bytes), then optional fields.
+  let q = destKeyEnd + 2 + 18;
+  if (key.charCodeAt(q) === 0x10) {
+    q++;
+    while (key.charCodeAt(q) >= 0x80) q++;
+    q++;
+  }
+  const type = key.charCodeAt(q) === 0x18 ? key.charCodeAt(q + 1) : 0;
+  return v6 * 3 + (type <= 2 ? type : 0);
+}

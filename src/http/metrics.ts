@@ -1,0 +1,316 @@
+/**
+ * /metrics: Prometheus text through prom-client, one registry per HTTP server (never the global
+ * one, so several servers in one process do not collide). Every value is read from the source at
+ * scrape time (collect callbacks): nothing is done per route update. prom-client is loaded when
+ * the first metrics endpoint starts, so importing the library does not load it.
+ */
+
+import type { Counter, Gauge, Registry } from 'prom-client';
+
+import type { MetricsSource } from './sources.js';
+
+/** Session states, always exported (0 included) so that alerts on absence are not needed. */
+const SESSION_STATES = [
+  'CONNECTING',
+  'HELLO_SENT',
+  'HELLO_RECEIVED',
+  'ESTABLISHED',
+  'RETRY',
+  'CLOSED',
+] as const;
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  text(): Promise<string>;
+  close(): void;
+}
+
+type Labels = Record<string, string>;
+
+export async function createMetrics(source: MetricsSource, version: string): Promise<Metrics> {
+  const prom = await import('prom-client');
+  const registry = new prom.Registry();
+  const unhooks: (() => void)[] = [];
+  const registers = [registry];
+
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (set: (labels: Labels, v: number) => void) => void,
+  ): Gauge => {
+    return new prom.Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect(this: Gauge) {
+        this.reset();
+        read((labels, v) => {
+          this.set(labels, v);
+        });
+      },
+    });
+  };
+  /** A counter whose absolute value is read from the source (monotonic there). */
+  const counter = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (set: (labels: Labels, v: number) => void) => void,
+  ): Counter => {
+    return new prom.Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect(this: Counter) {
+        this.reset();
+        read((labels, v) => {
+          this.inc(labels, v);
+        });
+      },
+    });
+  };
+  const each = (
+    rec: Readonly<Record<string, number>>,
+    label: string,
+    set: (l: Labels, v: number) => void,
+  ): void => {
+    for (const [k, v] of Object.entries(rec)) set({ [label]: k }, v);
+  };
+
+  const role = source.role;
+  gauge(
+    'tsbond_build_info',
+    'tsbond build: version, Node.js version and role; always 1',
+    ['version', 'nodejs', 'role'],
+    (set) => {
+      set({ version, nodejs: process.versions.node, role }, 1);
+    },
+  );
+  gauge('tsbond_sessions', 'Sessions by local role and state', ['role', 'state'], (set) => {
+    const counts = source.sessionCounts();
+    for (const st of SESSION_STATES) set({ role, state: st }, counts[st] ?? 0);
+  });
+  counter('tsbond_session_resets_total', 'Sessions ended, by reason', ['reason'], (set) => {
+    each(source.sessionResets(), 'reason', set);
+  });
+  if (source.messages !== undefined || source.messageTotals !== undefined) {
+    const read =
+      (dir: 'received' | 'sent') =>
+      (set: (l: Labels, v: number) => void): void => {
+        if (source.messages !== undefined) each(source.messages()[dir], 'type', set);
+        else if (source.messageTotals !== undefined) set({}, source.messageTotals()[dir]);
+      };
+    counter(
+      'tsbond_messages_received_total',
+      'Messages received, by type (all sessions)',
+      ['type'],
+      read('received'),
+    );
+    counter(
+      'tsbond_messages_sent_total',
+      'Messages sent, by type (all sessions)',
+      ['type'],
+      read('sent'),
+    );
+  }
+  if (source.bytes !== undefined) {
+    const bytes = source.bytes.bind(source);
+    counter('tsbond_received_bytes_total', 'Bytes received (all sessions)', [], (set) => {
+      set({}, bytes().received);
+    });
+    counter('tsbond_sent_bytes_total', 'Bytes sent (all sessions)', [], (set) => {
+      set({}, bytes().sent);
+    });
+  }
+  if (source.routeUpdates !== undefined) {
+    const updates = source.routeUpdates.bind(source);
+    counter(
+      'tsbond_route_updates_received_total',
+      'Route UPDATEs received and accepted, by action',
+      ['action'],
+      (set) => {
+        each(updates().received, 'action', set);
+      },
+    );
+    counter(
+      'tsbond_route_updates_sent_total',
+      'Route UPDATEs sent, by action',
+      ['action'],
+      (set) => {
+        each(updates().sent, 'action', set);
+      },
+    );
+  } else {
+    const received = source.routeUpdatesReceived?.bind(source);
+    const sent = source.routeUpdatesSent?.bind(source);
+    if (received !== undefined) {
+      counter(
+        'tsbond_route_updates_received_total',
+        'Route UPDATEs received and accepted',
+        ['action'],
+        (set) => {
+          set({}, received());
+        },
+      );
+    }
+    if (sent !== undefined) {
+      counter('tsbond_route_updates_sent_total', 'Route UPDATEs sent', ['action'], (set) => {
+        set({}, sent());
+      });
+    }
+  }
+  gauge(
+    'tsbond_routes',
+    role === 'server'
+      ? 'Distinct routes in the table, by family and next-hop type'
+      : 'Received routes handed to the handler, by family and next-hop type',
+    ['family', 'type'],
+    (set) => {
+      if (source.routesByFamilyType !== undefined) {
+        for (const r of source.routesByFamilyType())
+          set({ family: r.family, type: r.type }, r.count);
+      } else {
+        set({}, source.routeCount());
+      }
+    },
+  );
+  gauge('tsbond_vnis', 'VNIs holding at least one route', [], (set) => {
+    set({}, source.vniCount());
+  });
+  gauge(
+    'tsbond_subscriptions',
+    role === 'server' ? 'Subscriptions over all peers' : 'VNIs subscribed',
+    [],
+    (set) => {
+      set({}, source.subscriptionCount());
+    },
+  );
+  if (source.invalidUpdates !== undefined) {
+    const invalid = source.invalidUpdates.bind(source);
+    counter(
+      'tsbond_invalid_updates_total',
+      'Decodable but invalid UPDATEs dropped, by reason',
+      ['reason'],
+      (set) => {
+        const v = invalid();
+        if (typeof v === 'number') set({}, v);
+        else each(v, 'reason', set);
+      },
+    );
+  }
+  const opt = (
+    kind: 'counter' | 'gauge',
+    name: string,
+    help: string,
+    read: (() => number) | undefined,
+  ): void => {
+    if (read === undefined) return;
+    (kind === 'counter' ? counter : gauge)(name, help, [], (set) => {
+      set({}, read());
+    });
+  };
+  opt(
+    'counter',
+    'tsbond_slow_consumer_disconnects_total',
+    'Peers disconnected for not reading what they were sent',
+    source.slowConsumerDisconnects?.bind(source),
+  );
+  opt(
+    'gauge',
+    'tsbond_backlog_routes',
+    'Route keys waiting in subscriber backlogs',
+    source.backlogRoutes?.bind(source),
+  );
+  opt(
+    'gauge',
+    'tsbond_send_queue_bytes',
+    'Outbound bytes queued, not yet handed to the kernel',
+    source.queuedBytes?.bind(source),
+  );
+  opt(
+    'counter',
+    'tsbond_flow_control_pauses_total',
+    'Times reading from publishers was paused by flow control',
+    source.flowControlPauses?.bind(source),
+  );
+  opt(
+    'counter',
+    'tsbond_connections_accepted_total',
+    'TCP connections accepted',
+    source.connectionsAccepted?.bind(source),
+  );
+  opt(
+    'gauge',
+    'tsbond_stale_routes',
+    'Received routes kept as stale after a server was lost (graceful restart)',
+    source.staleRoutes?.bind(source),
+  );
+  if (source.refusals !== undefined) {
+    const refusals = source.refusals.bind(source);
+    counter(
+      'tsbond_refusals_total',
+      role === 'server'
+        ? 'Operations refused (REFUSED sent), by kind'
+        : 'Operations refused by a server (REFUSED received), by kind',
+      ['kind'],
+      (set) => {
+        each(refusals(), 'kind', set);
+      },
+    );
+  }
+  if (source.kernel !== undefined) {
+    const kernel = source.kernel.bind(source);
+    counter(
+      'tsbond_kernel_operations_total',
+      'Kernel route operations, by operation and result',
+      ['op', 'result'],
+      (set) => {
+        for (const o of kernel().operations) set({ op: o.op, result: o.result }, o.count);
+      },
+    );
+    gauge('tsbond_kernel_routes', 'Routes installed in the kernel', [], (set) => {
+      set({}, kernel().routes);
+    });
+  }
+  if (source.onSnapshotDone !== undefined) {
+    const h = new prom.Histogram({
+      name: 'tsbond_snapshot_duration_seconds',
+      help: 'Time from SUBSCRIBE until the snapshot was written out (the backlog drained once)',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120],
+      registers,
+    });
+    unhooks.push(
+      source.onSnapshotDone((seconds) => {
+        h.observe(seconds);
+      }),
+    );
+  }
+  if (source.onKeepaliveRtt !== undefined) {
+    const h = new prom.Histogram({
+      name: 'tsbond_keepalive_rtt_seconds',
+      help: 'Round trip of KEEPALIVE to a server and its reply',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    unhooks.push(
+      source.onKeepaliveRtt((seconds) => {
+        h.observe(seconds);
+      }),
+    );
+  }
+  prom.collectDefaultMetrics({ register: registry });
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    text: () => registry.metrics(),
+    close: () => {
+      for (const u of unhooks) u();
+      registry.clear();
+    },
+  };
+}
