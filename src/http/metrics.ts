@@ -97,71 +97,28 @@ export async function createMetrics(source: MetricsSource, version: string): Pro
   counter('tsbond_session_resets_total', 'Sessions ended, by reason', ['reason'], (set) => {
     each(source.sessionResets(), 'reason', set);
   });
-  if (source.messages !== undefined || source.messageTotals !== undefined) {
-    const read =
-      (dir: 'received' | 'sent') =>
-      (set: (l: Labels, v: number) => void): void => {
-        if (source.messages !== undefined) each(source.messages()[dir], 'type', set);
-        else if (source.messageTotals !== undefined) set({}, source.messageTotals()[dir]);
-      };
+  for (const dir of ['received', 'sent'] as const) {
     counter(
-      'tsbond_messages_received_total',
-      'Messages received, by type (all sessions)',
+      `tsbond_messages_${dir}_total`,
+      `Messages ${dir}, by type (all sessions)`,
       ['type'],
-      read('received'),
-    );
-    counter(
-      'tsbond_messages_sent_total',
-      'Messages sent, by type (all sessions)',
-      ['type'],
-      read('sent'),
-    );
-  }
-  if (source.bytes !== undefined) {
-    const bytes = source.bytes.bind(source);
-    counter('tsbond_received_bytes_total', 'Bytes received (all sessions)', [], (set) => {
-      set({}, bytes().received);
-    });
-    counter('tsbond_sent_bytes_total', 'Bytes sent (all sessions)', [], (set) => {
-      set({}, bytes().sent);
-    });
-  }
-  if (source.routeUpdates !== undefined) {
-    const updates = source.routeUpdates.bind(source);
-    counter(
-      'tsbond_route_updates_received_total',
-      'Route UPDATEs received and accepted, by action',
-      ['action'],
       (set) => {
-        each(updates().received, 'action', set);
+        each(source.messages()[dir], 'type', set);
       },
     );
+    counter(`tsbond_${dir}_bytes_total`, `Bytes ${dir} (all sessions)`, [], (set) => {
+      set({}, source.bytes()[dir]);
+    });
     counter(
-      'tsbond_route_updates_sent_total',
-      'Route UPDATEs sent, by action',
+      `tsbond_route_updates_${dir}_total`,
+      dir === 'received'
+        ? 'Route UPDATEs received and accepted, by action'
+        : 'Route UPDATEs sent, by action (one per recipient)',
       ['action'],
       (set) => {
-        each(updates().sent, 'action', set);
+        each(source.routeUpdates()[dir], 'action', set);
       },
     );
-  } else {
-    const received = source.routeUpdatesReceived?.bind(source);
-    const sent = source.routeUpdatesSent?.bind(source);
-    if (received !== undefined) {
-      counter(
-        'tsbond_route_updates_received_total',
-        'Route UPDATEs received and accepted',
-        ['action'],
-        (set) => {
-          set({}, received());
-        },
-      );
-    }
-    if (sent !== undefined) {
-      counter('tsbond_route_updates_sent_total', 'Route UPDATEs sent', ['action'], (set) => {
-        set({}, sent());
-      });
-    }
   }
   gauge(
     'tsbond_routes',
@@ -170,12 +127,7 @@ export async function createMetrics(source: MetricsSource, version: string): Pro
       : 'Received routes handed to the handler, by family and next-hop type',
     ['family', 'type'],
     (set) => {
-      if (source.routesByFamilyType !== undefined) {
-        for (const r of source.routesByFamilyType())
-          set({ family: r.family, type: r.type }, r.count);
-      } else {
-        set({}, source.routeCount());
-      }
+      for (const r of source.routesByFamilyType()) set({ family: r.family, type: r.type }, r.count);
     },
   );
   gauge('tsbond_vnis', 'VNIs holding at least one route', [], (set) => {
@@ -189,19 +141,16 @@ export async function createMetrics(source: MetricsSource, version: string): Pro
       set({}, source.subscriptionCount());
     },
   );
-  if (source.invalidUpdates !== undefined) {
-    const invalid = source.invalidUpdates.bind(source);
-    counter(
-      'tsbond_invalid_updates_total',
-      'Decodable but invalid UPDATEs dropped, by reason',
-      ['reason'],
-      (set) => {
-        const v = invalid();
-        if (typeof v === 'number') set({}, v);
-        else each(v, 'reason', set);
-      },
-    );
-  }
+  counter(
+    'tsbond_invalid_updates_total',
+    'Decodable but invalid UPDATEs dropped, by reason',
+    ['reason'],
+    (set) => {
+      const v = source.invalidUpdates();
+      if (typeof v === 'number') set({}, v);
+      else each(v, 'reason', set);
+    },
+  );
   const opt = (
     kind: 'counter' | 'gauge',
     name: string,
@@ -249,19 +198,16 @@ export async function createMetrics(source: MetricsSource, version: string): Pro
     'Received routes kept as stale after a server was lost (graceful restart)',
     source.staleRoutes?.bind(source),
   );
-  if (source.refusals !== undefined) {
-    const refusals = source.refusals.bind(source);
-    counter(
-      'tsbond_refusals_total',
-      role === 'server'
-        ? 'Operations refused (REFUSED sent), by kind'
-        : 'Operations refused by a server (REFUSED received), by kind',
-      ['kind'],
-      (set) => {
-        each(refusals(), 'kind', set);
-      },
-    );
-  }
+  counter(
+    'tsbond_refusals_total',
+    role === 'server'
+      ? 'Operations refused (REFUSED sent), by kind'
+      : 'Operations refused by a server (REFUSED received), by kind',
+    ['kind'],
+    (set) => {
+      each(source.refusals(), 'kind', set);
+    },
+  );
   if (source.kernel !== undefined) {
     const kernel = source.kernel.bind(source);
     counter(

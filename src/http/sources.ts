@@ -116,31 +116,25 @@ export interface MetricsSource {
   /** Sessions ended, by reason (protocol, timeout, slow_consumer, io, closed, ...). */
   sessionResets(): Readonly<Record<string, number>>;
   /** Bytes over all sessions, ended ones included. */
-  bytes?(): { readonly received: number; readonly sent: number };
+  bytes(): { readonly received: number; readonly sent: number };
   /** Messages per type (HELLO, KEEPALIVE, SUBSCRIBE, UNSUBSCRIBE, UPDATE, SYNCED, REFUSED). */
-  messages?(): {
+  messages(): {
     readonly received: Readonly<Record<string, number>>;
     readonly sent: Readonly<Record<string, number>>;
   };
-  /** Messages over all sessions when the per-type split is not known. */
-  messageTotals?(): { readonly received: number; readonly sent: number };
   /** Route UPDATEs by action (add, remove). */
-  routeUpdates?(): {
+  routeUpdates(): {
     readonly received: Readonly<Record<string, number>>;
     readonly sent: Readonly<Record<string, number>>;
   };
-  /** Route UPDATEs received (accepted) when the split by action is not known. */
-  routeUpdatesReceived?(): number;
-  /** Route UPDATEs sent when the split by action is not known. */
-  routeUpdatesSent?(): number;
   /** Routes by family ('ipv4'|'ipv6') and type ('standard'|'nat'|'loadbalancer_target') (gauge). */
-  routesByFamilyType?(): readonly { family: string; type: string; count: number }[];
+  routesByFamilyType(): readonly { family: string; type: string; count: number }[];
   routeCount(): number;
   vniCount(): number;
   /** Subscriptions (server: over all peers; client: VNIs subscribed) (gauge). */
   subscriptionCount(): number;
   /** Invalid UPDATEs dropped, by reason; or their total when the reason is not kept. */
-  invalidUpdates?(): number | Readonly<Record<string, number>>;
+  invalidUpdates(): number | Readonly<Record<string, number>>;
   slowConsumerDisconnects?(): number;
   /** Route keys waiting in subscriber backlogs, all peers (gauge). */
   backlogRoutes?(): number;
@@ -151,7 +145,7 @@ export interface MetricsSource {
   /** Client: routes kept as stale (gauge). */
   staleRoutes?(): number;
   /** Operations refused (REFUSED), by kind (update, subscribe): sent by a server, received by a client. */
-  refusals?(): Readonly<Record<string, number>>;
+  refusals(): Readonly<Record<string, number>>;
   /** Kernel route installer: operations by op and result, routes installed (gauge), health. */
   kernel?(): {
     readonly operations: readonly { op: string; result: string; count: number }[];

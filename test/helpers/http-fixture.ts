@@ -51,6 +51,12 @@ export function fakeSource(
     sessionResets: () => ({}),
     vniCount: () => vnis.length,
     subscriptionCount: () => 0,
+    bytes: () => ({ received: 0, sent: 0 }),
+    messages: () => ({ received: {}, sent: {} }),
+    routeUpdates: () => ({ received: {}, sent: {} }),
+    routesByFamilyType: () => [],
+    invalidUpdates: () => 0,
+    refusals: () => ({}),
     ...extra,
   };
 }

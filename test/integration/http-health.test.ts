@@ -59,8 +59,9 @@ describe('HTTP: health and readiness', () => {
       'not ready after the server left',
     );
     assert.match((await get(http, '/readyz')).body, /no server session established/);
-    // The server comes back on the same port: ready again.
-    const again = await MetalBondServer.start(`[::1]:${String(port)}`);
+    // The server comes back on the same port: ready again once the subscription is synced (its
+    // sync delay is 0 here; by default SYNCED waits 15 s after a server starts).
+    const again = await MetalBondServer.start(`[::1]:${String(port)}`, { syncDelayMs: 0 });
     t.after(() => again.shutdown());
     await until(async () => (await get(http, '/readyz')).status === 200, 'ready again', 10_000);
   });

@@ -165,7 +165,7 @@ process.stdout.write(JSON.stringify({
   role: source.role,
   page: page.includes('<title>tsbond</title>') && page.includes('EventSource'),
   health,
-  metrics: metrics.includes('tsbond_routes 0'),
+  metrics: metrics.includes('tsbond_routes{family="ipv4",type="standard"} 0'),
 }));
 `,
     );
