@@ -11,7 +11,9 @@ import { decodePayload, UpdateFields } from '../../src/wire/decode.js';
 import {
   encodeHello,
   encodeMessage,
+  encodeRefused,
   encodeSubscribe,
+  encodeSynced,
   encodeUpdate,
 } from '../../src/wire/encode.js';
 import { FrameDecoder } from '../../src/wire/frame-decoder.js';
@@ -360,5 +362,64 @@ describe('canonical route keys', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('tsbond extension frames (docs/protocol.md examples)', () => {
+  const hex = (b: Buffer): string => b.toString('hex');
+  it('HELLO with features: field 1000 after the standard fields', () => {
+    assert.equal(hex(encodeHello(5, false, 7)), '010005010805c03e07');
+    assert.equal(hex(encodeHello(5, true, 7)), '0100070108051001c03e07');
+    assert.equal(hex(encodeHello(5, false, 0)), '010005010805c03e00', 'present even as 0');
+    assert.equal(hex(encodeHello(5, false)), '010002010805', "without it: Go's bytes");
+    const [m] = collect(new FrameDecoder(), [encodeHello(5, true, 7)]);
+    assert.deepEqual(m, { type: 'HELLO', keepaliveInterval: 5, isServer: true, features: 7 });
+  });
+
+  it('SYNCED: the golden bytes, VNI 0 as an empty payload', () => {
+    assert.equal(hex(encodeSynced(100)), '010002640864');
+    assert.equal(hex(encodeSynced(0)), '01000064');
+    assert.equal(hex(encodeSynced(200)), '0100036408c801');
+  });
+
+  it('REFUSED: the documented example, and the UPDATE payload round trip', () => {
+    assert.equal(
+      hex(encodeRefused(2, 100, 'subscription limit')),
+      '010018650802106' + '41a12' + Buffer.from('subscription limit').toString('hex'),
+    );
+    const update = encodeUpdate({
+      type: 'UPDATE',
+      action: 0,
+      vni: 7,
+      destination: { ipVersion: 0, prefix: new Uint8Array([10, 0, 0, 0]), prefixLength: 8 },
+      nextHop: {
+        targetAddress: new Uint8Array(16).fill(1),
+        targetVni: 0,
+        type: 0,
+        natPortRangeFrom: 0,
+        natPortRangeTo: 0,
+      },
+    }).subarray(4);
+    const d = new FrameDecoder();
+    d.allowType(MessageType.REFUSED);
+    const [m] = collect(d, [encodeRefused(1, 7, 'route limit', update)]);
+    assert.ok(m?.type === 'REFUSED');
+    assert.equal(m.kind, 1);
+    assert.equal(m.vni, 7);
+    assert.equal(m.reason, 'route limit');
+    assert.deepEqual(Buffer.from(m.update ?? []), Buffer.from(update));
+    // A reason is cut to 200 bytes, never inside a character.
+    const [long] = collect(d, [encodeRefused(2, 1, 'é'.repeat(150))]);
+    assert.ok(long?.type === 'REFUSED');
+    assert.equal(Buffer.byteLength(long.reason), 200);
+    assert.equal(long.reason, 'é'.repeat(100));
+  });
+
+  it('types 100 and 101 are refused unless allowed (negotiated by the session)', () => {
+    assert.throws(() => collect(new FrameDecoder(), [encodeSynced(1)]), ProtocolError);
+    const d = new FrameDecoder();
+    d.allowType(MessageType.SYNCED);
+    assert.deepEqual(collect(d, [encodeSynced(1)]), [{ type: 'SYNCED', vni: 1 }]);
+    assert.throws(() => collect(d, [encodeRefused(1, 1, 'x')]), ProtocolError);
   });
 });
