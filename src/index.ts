@@ -38,6 +38,7 @@ export {
 export { formatAnnouncement, parseAnnouncement, type Announcement } from './model/announcement.js';
 export { validateUpdate, type RouteAction, type RouteUpdate } from './model/validate.js';
 export {
+  canonicalRoute,
   destinationKey,
   encodeRouteUpdate,
   routeFromKey,
@@ -52,42 +53,68 @@ export {
   encodeHello,
   encodeKeepalive,
   encodeMessage,
+  encodeRefused,
   encodeSubscribe,
+  encodeSynced,
   encodeUnsubscribe,
   encodeUpdate,
 } from './wire/encode.js';
-export { decodePayload, decodeUpdate } from './wire/decode.js';
+export { decodePayload, decodeRefused, decodeUpdate } from './wire/decode.js';
 export { FrameDecoder, type FrameHandler } from './wire/frame-decoder.js';
 
 // Sessions
 export { SessionState, type SessionRole } from './session/state.js';
 export { DEFAULT_KEEPALIVE_SECONDS, KEEPALIVE_TIMEOUT_FACTOR } from './session/handshake.js';
+export { DEFAULT_PACING, checkPacing, type PacingOptions } from './session/pacing.js';
+export { SOCKET_BUDGET, type NegotiatedFeatures, type SessionStats } from './session/session.js';
+export type { Traffic } from './session/traffic.js';
 
 // Server
 export { MetalBondServer } from './server/server.js';
-export { DEFAULT_LISTEN, type ServerConfig, type ResolvedServerConfig } from './server/config.js';
+export {
+  DEFAULT_LISTEN,
+  DEFAULT_SYNC_DELAY_MS,
+  type ServerConfig,
+  type ResolvedServerConfig,
+} from './server/config.js';
 export type {
   PeerEvent,
+  PeerImplementation,
   PeerInfo,
   RouteEvent,
   RouteInfo,
+  RouteKindCount,
   ServerCounters,
   ServerEvents,
+  SnapshotEvent,
   SubscriptionEvent,
 } from './server/info.js';
-export { formatHostPort, parseHostPort, type HostPort } from './net-address.js';
+export { DEFAULT_PORT, formatHostPort, parseHostPort, type HostPort } from './net-address.js';
 
 // Client
-export { MetalBondClient } from './client/client.js';
+export {
+  DEFAULT_HOLD_TIME_SECONDS,
+  DEFAULT_MAX_HANDLER_CALLS,
+  DEFAULT_WINDOW_BYTES,
+  MetalBondClient,
+  type WaitSyncedOptions,
+} from './client/client.js';
+export { SETTLE_AFTER_MS, SETTLE_QUIET_MS } from './client/sync-tracker.js';
+export { MAX_SERVERS } from './routing/client-routes.js';
 export type {
+  ClientCounters,
   ClientEvents,
   ClientOptions,
   ClientState,
   ClientStateKind,
+  ReceivedRoute,
+  RefusedEvent,
   RouteChangeEvent,
   RouteHandler,
   ServerStateEvent,
   ServerStatus,
+  StaleRoutesEvent,
+  SyncedEvent,
 } from './client/types.js';
 
 // HTTP: status page, Go-shaped route exports, metrics, health (src/http)

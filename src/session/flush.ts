@@ -8,6 +8,10 @@ interface Flushable {
   flush(): void;
 }
 
+/**
+ * Sessions waiting for this turn's flush, process-wide on purpose: one setImmediate flushes every
+ * session of every server and client in the process, after all readable sockets were handled.
+ */
 let dirty: Flushable[] = [];
 let scheduled = false;
 

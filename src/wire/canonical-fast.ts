@@ -19,7 +19,11 @@ export const latin1: (buf: Buffer, start: number, end: number) => string =
     ? (buf, start, end) => (buf as unknown as Latin1Slicer).latin1Slice(start, end)
     : (buf, start, end) => buf.toString('latin1', start, end);
 
-/** Result of the last successful match (valid until the next call). */
+/**
+ * Result of the last successful match (valid until the next call). Module-level on purpose: the
+ * hot path returns two numbers without allocating; the caller reads them right after the call
+ * (single-threaded, not re-entrant).
+ */
 export const fastResult = { action: 0, vni: 0 };
 
 /** Reads a canonical (minimal, non-zero) uint32 varint at `p`; returns its end, or -1. */
@@ -41,6 +45,7 @@ function varint(buf: Buffer, p: number, end: number): number {
   return -1;
 }
 
+/** The value of the last varint read by varint() (module-level scratch, as fastResult). */
 let lastVarint = 0;
 
 /**
