@@ -74,6 +74,41 @@ describe('tsbond extensions: negotiation', () => {
     assert.equal(p.received.filter((m) => m.type === 'SYNCED').length, 0);
   });
 
+  it('an old tsbond (no extensions) and a new one interoperate, paced both ways', async (t) => {
+    // Old server, new client; new server, old client.
+    const oldServer = await startServer(t, { extensions: false });
+    const newServer = await startServer(t);
+    for (const [server, clientOptions] of [
+      [oldServer, {}],
+      [newServer, { extensions: false }],
+    ] as const) {
+      const a = client(t, [addr(server)], {
+        ...clientOptions,
+        subscribe: [8],
+        announce: [{ vni: 8, route: r(8) }],
+      });
+      const b = client(t, [addr(server)], { subscribe: [8], announce: [{ vni: 8, route: r(9) }] });
+      await a.rec.waitCalls(1);
+      await b.rec.waitCalls(1);
+      assert.deepEqual(a.rec.calls, ['add 8 10.0.9.0/24 via 2001:db8::1']);
+      assert.deepEqual(b.rec.calls, ['add 8 10.0.8.0/24 via 2001:db8::1']);
+      // `a` is the old side's client, or the old client itself.
+      const status = a.client.serverStates()[0];
+      assert.equal(status?.features?.peer, undefined, 'no features between them');
+      assert.equal(status.implementation, 'metalbond');
+      // The server paces the old peer (or every peer, when the server is the old one).
+      const paced = server.peers().filter((p) => p.paced).length;
+      assert.equal(paced, server === oldServer ? 2 : 1);
+      // SYNCED only where both sides have the extensions.
+      if (server === newServer) {
+        await b.client.waitSynced(8, { timeoutMs: 5000 });
+        assert.deepEqual(b.client.serverStates()[0]?.synced, [8]);
+      }
+      await a.client.shutdown();
+      await b.client.shutdown();
+    }
+  });
+
   it('type 100 or 101 from a client is a protocol error; field 1000 of another wire type is ignored', async (t) => {
     const server = await startServer(t);
     const bad = await rawPeer(t, server, 5, ALL_FEATURES);
