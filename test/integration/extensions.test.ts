@@ -94,7 +94,8 @@ describe('tsbond extensions: negotiation', () => {
       assert.deepEqual(b.rec.calls, ['add 8 10.0.8.0/24 via 2001:db8::1']);
       // `a` is the old side's client, or the old client itself.
       const status = a.client.serverStates()[0];
-      assert.equal(status?.features?.peer, undefined, 'no features between them');
+      assert.ok(status);
+      assert.equal(status.features?.peer, undefined, 'no features between them');
       assert.equal(status.implementation, 'metalbond');
       // The server paces the old peer (or every peer, when the server is the old one).
       const paced = server.peers().filter((p) => p.paced).length;
