@@ -6,12 +6,15 @@ import {
   DEFAULT_HOLD_TIME_SECONDS,
   DEFAULT_MAX_HANDLER_CALLS,
   MetalBondClient,
+  TLS_SCHEME,
+  parseServerAddress,
 } from '../client/client.js';
+import type { TlsCredentials } from '../access/tls.js';
+import { clientTlsFlagOptions, tlsCredentialsFrom, type TlsFlags } from './access-options.js';
 import { MetalBondError } from '../errors.js';
 import { clientStatusSource } from '../http/client-source.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
 import { parseVni } from '../model/route.js';
-import { DEFAULT_PORT, parseHostPort } from '../net-address.js';
 import {
   fail,
   logOptions,
@@ -27,7 +30,7 @@ import {
 import { formatRouteChange } from './format.js';
 import { httpOptions, startHttpFromFlags, type HttpFlags } from './http-options.js';
 
-interface ClientFlags extends LogFlags, HttpFlags {
+interface ClientFlags extends LogFlags, HttpFlags, TlsFlags {
   server: string[];
   vni: number[];
   subscribe: number[];
@@ -63,9 +66,9 @@ export function clientCommand(): Command {
     )
     .requiredOption(
       '-s, --server <addr>',
-      'server address HOST:PORT (repeatable, or comma-separated)',
+      'server address HOST:PORT, or tls://HOST:PORT for mutual TLS (repeatable, or comma-separated)',
       argParser((s) => {
-        parseHostPort(s, DEFAULT_PORT);
+        parseServerAddress(s);
         return s;
       }),
     )
@@ -105,10 +108,24 @@ export function clientCommand(): Command {
     },
     32 * 1024,
   );
-  for (const o of [...pacingOptions(), ...httpOptions(), ...logOptions()]) cmd.addOption(o);
+  for (const o of [
+    ...pacingOptions(),
+    ...clientTlsFlagOptions(),
+    ...httpOptions(),
+    ...logOptions(),
+  ])
+    cmd.addOption(o);
   cmd.action(async (flags: ClientFlags) => {
     const log = loggerFrom(flags);
     const vnis = [...new Set([...flags.vni, ...flags.subscribe])];
+    let tls: TlsCredentials | undefined;
+    try {
+      tls = tlsCredentialsFrom(flags, 'a tls:// server');
+      if (tls === undefined && flags.server.some((s) => s.startsWith(TLS_SCHEME)))
+        throw new CommanderArgError('a tls:// server needs --tls-cert, --tls-key and --tls-ca');
+    } catch (e) {
+      fail(e);
+    }
     const out = (line: string): void => {
       process.stdout.write(`${line}\n`);
     };
@@ -131,9 +148,23 @@ export function clientCommand(): Command {
         maxHandlerCalls: flags.maxHandlerCalls,
         subscribe: vnis,
         announce: flags.announce,
+        ...(tls !== undefined && { tls }),
         logger: log,
       },
     );
+    if (tls !== undefined) {
+      const credentials = tls;
+      process.on('SIGHUP', () => {
+        void credentials.reload().then((r) => {
+          if (r.ok) log.info('TLS certificates reloaded (for new sessions)');
+          else
+            log.error(
+              { err: r.error.message },
+              'TLS reload failed; the previous certificates stay',
+            );
+        });
+      });
+    }
     log.info(
       { servers: flags.server, subscriptions: vnis, announcements: flags.announce.length },
       'client started',

@@ -17,8 +17,14 @@ import {
   type LogFlags,
 } from './common.js';
 import { httpOptions, startHttpFromFlags, type HttpFlags } from './http-options.js';
+import {
+  reloadOnHangup,
+  serverAccessConfig,
+  serverAccessOptions,
+  type ServerAccessFlags,
+} from './access-options.js';
 
-interface ServerFlags extends LogFlags, HttpFlags {
+interface ServerFlags extends LogFlags, HttpFlags, ServerAccessFlags {
   listen: string;
   keepalive: number;
   pacing: number | false;
@@ -37,16 +43,25 @@ export function serverCommand(): Command {
       parseDuration,
       DEFAULT_SYNC_DELAY_MS / 1000,
     );
-  for (const o of [...pacingOptions(), ...httpOptions(), ...logOptions()]) cmd.addOption(o);
+  for (const o of [...pacingOptions(), ...serverAccessOptions(), ...httpOptions(), ...logOptions()])
+    cmd.addOption(o);
   cmd.action(async (flags: ServerFlags) => {
     const log = loggerFrom(flags);
+    let access: ReturnType<typeof serverAccessConfig>;
+    try {
+      access = serverAccessConfig(flags);
+    } catch (e) {
+      return fail(e);
+    }
     const server = await MetalBondServer.start(flags.listen, {
       keepalive: flags.keepalive,
       pacing: pacingFrom(flags.pacing),
       extensions: flags.extensions,
       syncDelayMs: flags.syncDelay * 1000,
+      ...access.config,
       logger: log,
     }).catch(fail);
+    reloadOnHangup(server, access.loader, log);
     const stopHttp = await startHttpFromFlags(serverStatusSource(server), flags, log).catch(
       async (e: unknown) => {
         await server.shutdown();

@@ -33,7 +33,7 @@ import {
 } from '../model/route.js';
 import { fieldsRoute } from '../model/validate.js';
 import { canonicalRoute, encodeRouteUpdate, routeFromKey } from '../model/wire-route.js';
-import { DEFAULT_PORT, parseHostPort } from '../net-address.js';
+import { DEFAULT_PORT, parseHostPort, type HostPort } from '../net-address.js';
 import { AddResult, ClientRoutes, MAX_SERVERS, type HeldRoute } from '../routing/client-routes.js';
 import type { RouteKindCount } from '../server/info.js';
 import type { SessionStats } from '../session/session.js';
@@ -70,6 +70,15 @@ interface Announced {
   readonly vni: Vni;
   readonly route: Route;
   readonly frame: Buffer;
+}
+
+/** Scheme of a server reached over mutual TLS. */
+export const TLS_SCHEME = 'tls://';
+
+/** `HOST:PORT` (plain TCP) or `tls://HOST:PORT` (mutual TLS); port 4711 when omitted. */
+export function parseServerAddress(text: string): HostPort & { tls: boolean } {
+  const tls = text.startsWith(TLS_SCHEME);
+  return { ...parseHostPort(tls ? text.slice(TLS_SCHEME.length) : text, DEFAULT_PORT), tls };
 }
 
 export interface WaitSyncedOptions {
@@ -128,7 +137,10 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     }
     this.log = options.logger ?? silentLogger();
     const keepalive = checkKeepaliveSeconds(options.keepalive ?? DEFAULT_KEEPALIVE_SECONDS);
-    const targets = servers.map((s) => parseHostPort(s, DEFAULT_PORT));
+    const targets = servers.map((s) => parseServerAddress(s));
+    if (targets.some((t) => t.tls) && options.tls === undefined) {
+      throw new InvalidArgumentError('tls:// servers need TLS credentials (the tls option)');
+    }
     const pacing = checkPacing(options.pacing);
     const windowBytes =
       options.windowBytes === false ? undefined : (options.windowBytes ?? DEFAULT_WINDOW_BYTES);
@@ -168,6 +180,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
           holdTimeMs: this.holdTimeMs,
           settleQuietMs: (SETTLE_QUIET_MS / 1000) * secondMs,
           settleAfterMs: (SETTLE_AFTER_MS / 1000) * secondMs,
+          tls: t.tls ? options.tls : undefined,
         }),
     );
     for (const vni of options.subscribe ?? []) this.subscriptions.add(checkVni(vni));
@@ -294,24 +307,25 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
   /**
    * Resolves when `vni` (every subscribed VNI when omitted) is synced: at least one server (with
    * `all`: every established server) has sent it completely since the current subscription, and
-   * the handler has processed everything before. Rejects with NotEstablishedError when no server
-   * is established when called, NotSubscribedError for a VNI not subscribed, TimeoutError after
-   * `timeoutMs`. With a Go MetalBond or rustbond server the settle rule decides (no UPDATE for
-   * 2 s, at least 15 s after the session started).
+   * the handler has processed everything before. It waits through server restarts. After
+   * `timeoutMs` it rejects with NotEstablishedError when no server is established then, else with
+   * TimeoutError; NotSubscribedError for a VNI not subscribed. With a Go MetalBond or rustbond
+   * server the settle rule decides (no UPDATE for 2 s, at least 15 s after the session started).
    */
   async waitSynced(vni?: Vni, options: WaitSyncedOptions = {}): Promise<void> {
     this.checkOpen();
     if (vni !== undefined && !this.subscriptions.has(vni)) throw new NotSubscribedError(vni);
-    if (!this.isEstablished) throw new NotEstablishedError();
     const all = options.all === true;
     const vnis = (): Vni[] => (vni === undefined ? [...this.subscriptions] : [vni]);
     await this.waitFor(
       () => vnis().every((v) => this.isSynced(v, all)),
       options.timeoutMs,
       () =>
-        new TimeoutError(
-          `timeout waiting for ${vni === undefined ? 'every subscription' : `VNI ${String(vni)}`} to be synced${all ? ' by every server' : ''}`,
-        ),
+        this.isEstablished
+          ? new TimeoutError(
+              `timeout waiting for ${vni === undefined ? 'every subscription' : `VNI ${String(vni)}`} to be synced${all ? ' by every server' : ''}`,
+            )
+          : new NotEstablishedError(),
     );
   }
 

@@ -5,6 +5,9 @@
  */
 
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+import { clientTlsOptions, type TlsCredentials } from '../access/tls.js';
 
 import { IoError, type MetalBondError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -79,6 +82,8 @@ export interface ConnectionOptions {
   readonly holdTimeMs: number;
   readonly settleQuietMs: number;
   readonly settleAfterMs: number;
+  /** Mutual TLS to this server (a `tls://` address), with these credentials. */
+  readonly tls: TlsCredentials | undefined;
 }
 
 export class ServerConnection implements SessionHandler {
@@ -139,7 +144,12 @@ export class ServerConnection implements SessionHandler {
   start(): void {
     if (this.closing) return;
     this.setState(SessionState.CONNECTING);
-    const socket = connect({ host: this.target.host, port: this.target.port, noDelay: true });
+    const { host, port } = this.target;
+    const tls = this.options.tls;
+    const socket =
+      tls === undefined
+        ? connect({ host, port, noDelay: true })
+        : tlsConnect(clientTlsOptions(tls.context, host, port));
     this.socket = socket;
     const timeoutMs =
       this.options.helloTimeoutMs ??
@@ -151,7 +161,8 @@ export class ServerConnection implements SessionHandler {
       this.retry(new IoError(`cannot connect to ${this.address}: ${err.message}`, { cause: err }));
     };
     socket.once('error', onError);
-    socket.once('connect', () => {
+    // Over TLS the session starts once the handshake verified the server's certificate.
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       socket.setTimeout(0);
       socket.off('error', onError);
       this.connects++;

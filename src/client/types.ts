@@ -1,5 +1,6 @@
 /** Public types of the client. */
 
+import type { TlsCredentials } from '../access/tls.js';
 import type { MetalBondError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Route, Vni } from '../model/route.js';
@@ -53,6 +54,11 @@ export interface ClientOptions {
   readonly holdTime?: number;
   /** Most promise-returning handler calls in flight. Default 1024. */
   readonly maxHandlerCalls?: number;
+  /**
+   * Mutual TLS: our certificate, key and the CA that signs the servers' (docs/security.md). Used for
+   * the servers given as `tls://HOST:PORT`; reloadable (TlsCredentials.reload) for new sessions.
+   */
+  readonly tls?: TlsCredentials;
   /** VNIs to subscribe to from the start (synced as soon as a server is established). */
   readonly subscribe?: readonly Vni[];
   /** Routes to announce from the start. */

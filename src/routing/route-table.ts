@@ -31,6 +31,8 @@ export interface Delivery<P> {
   peer: P | undefined;
   /** The route's entry (NONE: undefined). */
   entry: RouteEntry<P> | undefined;
+  /** The calling peer became an owner (add) or stopped being one (remove). */
+  owned: boolean;
 }
 
 /** Called once per route a bulk withdrawal takes away from somebody's view. */
@@ -84,6 +86,7 @@ export class RouteTable<P extends object> {
     kind: DeliveryKind.NONE,
     peer: undefined,
     entry: undefined,
+    owned: false,
   };
 
   /** Number of distinct routes (a route with several owners counts once). */
@@ -102,6 +105,7 @@ export class RouteTable<P extends object> {
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
     r.entry = undefined;
+    r.owned = true;
     const vr = this.routesOf(vni) ?? this.createVni(vni);
     let e = vr.map.get(key);
     if (e === undefined) {
@@ -119,10 +123,16 @@ export class RouteTable<P extends object> {
       return r;
     }
     if (Array.isArray(owners)) {
-      if (owners.includes(peer)) return r;
+      if (owners.includes(peer)) {
+        r.owned = false;
+        return r;
+      }
       owners.push(peer);
     } else {
-      if (owners === peer) return r;
+      if (owners === peer) {
+        r.owned = false;
+        return r;
+      }
       e.owners = [owners as P, peer];
       r.kind = DeliveryKind.ONLY;
       r.peer = owners as P;
@@ -140,6 +150,7 @@ export class RouteTable<P extends object> {
     r.kind = DeliveryKind.NONE;
     r.peer = undefined;
     r.entry = undefined;
+    r.owned = false;
     const vr = this.routesOf(vni);
     const e = vr?.map.get(key);
     if (vr === undefined || e === undefined) return r;
@@ -147,12 +158,14 @@ export class RouteTable<P extends object> {
     if (Array.isArray(owners)) {
       const i = owners.indexOf(peer);
       if (i === -1) return r;
+      r.owned = true;
       if (this.dropOwner(e, owners, i, this.index(peer, vni), vni, r) !== DeliveryKind.NONE) {
         vr.version++;
         this.changes++;
       }
     } else {
       if (owners !== peer) return r;
+      r.owned = true;
       this.index(peer, vni).unlink(e);
       vr.map.delete(key);
       e.owners = DETACHED;
@@ -204,10 +217,34 @@ export class RouteTable<P extends object> {
     const subs = this.subscriptions.get(peer);
     if (subs?.has(vni) !== true) return undefined;
     this.dropSubscription(peer, vni, subs);
+    return this.withdrawIn(peer, vni, visit);
+  }
+
+  /**
+   * Withdraws everything `peer` owns in `vni` (as if it sent a REMOVE for each), calling `visit` for
+   * every change of somebody's view. Returns the number of routes it owned there.
+   */
+  withdrawIn(peer: P, vni: number, visit: WithdrawVisitor<P>): number {
     const idx = this.owned.get(peer)?.get(vni);
     if (idx === undefined) return 0;
     this.dropIndex(peer, vni);
     return this.withdrawIndex(peer, vni, idx, visit);
+  }
+
+  /** Routes `peer` owns in `vni` (O(1)). */
+  ownedIn(peer: P, vni: number): number {
+    return this.owned.get(peer)?.get(vni)?.size ?? 0;
+  }
+
+  /** VNIs in which `peer` owns routes. */
+  ownedVnis(peer: P): number[] {
+    return [...(this.owned.get(peer)?.keys() ?? [])];
+  }
+
+  /** Whether `peer` owns `key` in `vni`. */
+  owns(peer: P, vni: number, key: string): boolean {
+    const o = this.routesOf(vni)?.map.get(key)?.owners;
+    return o === peer || (Array.isArray(o) && o.includes(peer));
   }
 
   /**

@@ -9,6 +9,10 @@ import {
   checkKeepaliveSeconds,
 } from '../session/handshake.js';
 import { ALL_FEATURES } from '../wire/messages.js';
+import type { AuthorizationPolicy } from '../access/authorization.js';
+import { CidrList } from '../access/cidr.js';
+import { resolveLimits, type Limits } from '../access/limits.js';
+import type { TlsCredentials } from '../access/tls.js';
 import { DEFAULT_PORT } from '../net-address.js';
 import { INVALID_UPDATE_LOG_LIMIT } from '../model/validate.js';
 
@@ -58,6 +62,25 @@ export interface ServerConfig {
    * one burst of input queues before any of it is written. Default 4 MiB.
    */
   readonly turnBudgetBytes?: number;
+  /**
+   * Connections from outside every one of these prefixes (`--allow`) are closed before any reply.
+   * Default: everybody.
+   */
+  readonly allow?: readonly string[];
+  /**
+   * Per-session limits (routes per peer, per peer and VNI, subscriptions per peer, connections in
+   * all); over a limit the UPDATE or SUBSCRIBE is refused (REFUSED to tsbond peers), the session
+   * stays. Defaults: DEFAULT_LIMITS.
+   */
+  readonly limits?: Partial<Limits>;
+  /**
+   * What each identity may announce and subscribe to (docs/security.md); no rule matching a peer
+   * means no right. Default: no policy, everybody may do everything. Replace it with
+   * setAuthorization() (a reload).
+   */
+  readonly authorization?: AuthorizationPolicy | undefined;
+  /** A mutual-TLS listener for tsbond peers, beside the plain one (`--tls-listen`). */
+  readonly tls?: { readonly listen: string; readonly credentials: TlsCredentials } | undefined;
   /** Logger; silent by default. */
   readonly logger?: Logger;
   /** Invalid UPDATEs logged per peer before further ones are only counted. Default 20. */
@@ -73,6 +96,8 @@ export interface ServerConfig {
 
 export interface ResolvedServerConfig {
   readonly keepalive: number;
+  readonly allow: CidrList | undefined;
+  readonly limits: Limits;
   readonly helloTimeoutMs: number;
   /** Feature bits offered (undefined: extensions off). */
   readonly features: number | undefined;
@@ -112,6 +137,8 @@ export function resolveServerConfig(c: ServerConfig): ResolvedServerConfig {
   const timeoutMs = keepalive * KEEPALIVE_TIMEOUT_FACTOR * secondMs;
   return {
     keepalive,
+    allow: c.allow === undefined || c.allow.length === 0 ? undefined : new CidrList(c.allow),
+    limits: resolveLimits(c.limits),
     helloTimeoutMs: positive('helloTimeoutMs', c.helloTimeoutMs ?? timeoutMs),
     features: c.extensions === false ? undefined : ALL_FEATURES,
     pacing: checkPacing(c.pacing),

@@ -20,6 +20,11 @@ export interface PeerInfo {
   readonly features: NegotiatedFeatures | undefined;
   /** Writes to this peer are paced (it does not reassemble the stream). */
   readonly paced: boolean;
+  /** The listener it came in on, and (TLS) its certificate's subject and SANs. */
+  readonly listener: 'tcp' | 'tls';
+  readonly identity: string;
+  /** Names of the authorisation rules that grant its rights (empty: no policy, or none matched). */
+  readonly rules: readonly string[];
   /** Negotiated keepalive in seconds, once the HELLOs are exchanged. */
   readonly keepalive: number | undefined;
   readonly connectedSince: Date;
@@ -90,6 +95,10 @@ export interface ServerCounters {
   /** Operations refused (REFUSED sent to tsbond peers; dropped alone for the others). */
   refusedUpdates: number;
   refusedSubscriptions: number;
+  /** The same by cause (routes-per-peer, subscribe-not-authorized, ...). */
+  refusalsByCause: Record<string, number>;
+  /** Connections closed before any reply (outside `--allow`, over the connection limit). */
+  connectionsRefused: number;
 }
 
 export type PeerEvent =

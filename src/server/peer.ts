@@ -1,5 +1,8 @@
 /** A peer connected to the server: its session plus server-side bookkeeping. */
 
+import type { Rights } from '../access/authorization.js';
+import type { Identity } from '../access/identity.js';
+import { LogRateLimiter } from '../access/limits.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { SubscriberFeed } from '../routing/subscriber-feed.js';
 import type { Session } from '../session/session.js';
@@ -13,11 +16,21 @@ export class ServerPeer {
   readonly feed: SubscriberFeed<ServerPeer>;
   /** VNIs whose subscription drained but whose SYNCED waits for the server's sync delay. */
   heldSynced: number[] = [];
+  /** Routes the peer owns (kept on every ownership change). */
+  routesOwned = 0;
+  /** Refusal log lines of this peer (rate-limited; the counters are not). */
+  readonly refusalLog = new LogRateLimiter();
 
   constructor(
     readonly id: number,
     readonly session: Session,
     table: RouteTable<ServerPeer>,
+    /** Its source address and, on the TLS listener, its certificate. */
+    readonly identity: Identity,
+    /** What it may announce and subscribe to (the authorisation policy; all without one). */
+    public rights: Rights,
+    /** The listener it came in on. */
+    readonly listener: 'tcp' | 'tls',
   ) {
     this.feed = new SubscriberFeed<ServerPeer>(this, table);
   }

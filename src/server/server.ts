@@ -6,6 +6,17 @@
 
 import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import {
+  createServer as createTlsServer,
+  type Server as TlsServer,
+  type TLSSocket,
+} from 'node:tls';
+
+import { revoked, type AuthorizationPolicy } from '../access/authorization.js';
+import { describeIdentity } from '../access/identity.js';
+import type { Refusal } from '../access/limits.js';
+import { peerIdentity, type TlsCredentials, type TlsReloadResult } from '../access/tls.js';
+import { ServerAccess } from './access.js';
 
 import { IoError, MetalBondError } from '../errors.js';
 import { callListeners } from '../events.js';
@@ -16,10 +27,10 @@ import { formatHostPort, parseHostPort, type HostPort } from '../net-address.js'
 import type { RouteEntry } from '../routing/owner-index.js';
 import { DeliveryKind, RouteTable, type WithdrawVisitor } from '../routing/route-table.js';
 import type { FeedDone } from '../routing/subscriber-feed.js';
-import { Session, type SessionHandler } from '../session/session.js';
+import { Session, formatAddress, type SessionHandler } from '../session/session.js';
 import { canonicalUpdateKeyStart, fastResult, latin1 } from '../wire/canonical-fast.js';
 import { UpdateFields } from '../wire/decode.js';
-import { encodeSynced } from '../wire/encode.js';
+import { encodeRefused, encodeSynced } from '../wire/encode.js';
 import { HEADER_SIZE, WireAction } from '../wire/messages.js';
 import {
   DEFAULT_LISTEN,
@@ -55,6 +66,8 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     syncedSent: 0,
     refusedUpdates: 0,
     refusedSubscriptions: 0,
+    refusalsByCause: {},
+    connectionsRefused: 0,
   };
   /** When the server started listening (SYNCED is held back for the sync delay after it). */
   readonly startedAt = Date.now();
@@ -66,6 +79,10 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   private readonly fields = new UpdateFields();
   private readonly fanout: FanOut;
   private readonly flow: FlowControl;
+  private readonly access: ServerAccess;
+  /** The mutual-TLS listener, when configured. */
+  private tlsServer: TlsServer | undefined;
+  private readonly tlsCredentials: TlsCredentials | undefined;
   private nextId = 1;
   private stopping = false;
   /** Peers with at least one subscription. */
@@ -97,6 +114,14 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     events.on('removeListener', (name: string | symbol) => {
       if (name === 'route') this.routeListeners = this.listenerCount('route') > 0;
     });
+    this.access = new ServerAccess(
+      this.config.limits,
+      this.config.allow,
+      config.authorization,
+      this.counters,
+      this.log,
+    );
+    this.tlsCredentials = config.tls?.credentials;
     this.fanout = new FanOut(
       this.table,
       this.counters,
@@ -166,11 +191,19 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     const a = net.address();
     server._address = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : hp;
     net.on('connection', (socket) => {
-      server.accept(socket);
+      server.accept(socket, 'tcp');
     });
     net.on('error', (err) => {
       server.log.error({ err }, 'listener error');
     });
+    if (config.tls !== undefined) {
+      try {
+        await server.listenTls(config.tls.listen, config.tls.credentials);
+      } catch (e) {
+        await server.shutdown();
+        throw e;
+      }
+    }
     server.log.info(
       {
         listen: formatHostPort(server._address),
@@ -186,6 +219,90 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   /** The bound address. */
   get address(): HostPort {
     return this._address;
+  }
+
+  /** The bound address of the TLS listener, when there is one. */
+  get tlsAddress(): HostPort | undefined {
+    const a = this.tlsServer?.address();
+    return typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : undefined;
+  }
+
+  private async listenTls(listen: string, credentials: TlsCredentials): Promise<void> {
+    const hp = parseHostPort(listen);
+    const tlsServer = createTlsServer(credentials.serverOptions(this.config.helloTimeoutMs));
+    this.tlsServer = tlsServer;
+    // Admission before the TLS handshake: a refused address gets no byte at all.
+    tlsServer.on('connection', (raw: Socket) => {
+      if (this.stopping || !this.access.admit(raw.remoteAddress, this.bySession.size, 'tls')) {
+        raw.destroy();
+      }
+    });
+    tlsServer.on('secureConnection', (socket: TLSSocket) => {
+      this.accept(socket, 'tls');
+    });
+    tlsServer.on('tlsClientError', (err, socket) => {
+      this.counters.protocolErrors++;
+      this.log.warn(
+        { peer: formatAddress(socket.remoteAddress, socket.remotePort), err: err.message },
+        'TLS handshake failed',
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        reject(
+          new IoError(
+            `cannot listen on ${formatHostPort(hp)} (TLS): ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
+            { cause: err },
+          ),
+        );
+      };
+      tlsServer.once('error', onError);
+      tlsServer.listen({ host: hp.host, port: hp.port }, () => {
+        tlsServer.off('error', onError);
+        resolve();
+      });
+    });
+    tlsServer.on('error', (err) => {
+      this.log.error({ err }, 'TLS listener error');
+    });
+    this.log.info({ listen: formatHostPort(this.tlsAddress ?? hp) }, 'TLS listener ready');
+  }
+
+  /**
+   * Replaces the authorisation policy (a reload, e.g. on SIGHUP; undefined: no policy). Sessions
+   * stay; what a peer no longer may do is undone as if it had sent UNSUBSCRIBE and REMOVEs.
+   */
+  setAuthorization(policy: AuthorizationPolicy | undefined): void {
+    this.access.setPolicy(policy, this.bySession.values());
+    for (const peer of [...this.bySession.values()]) {
+      const gone = revoked(peer.rights, {
+        subscribed: this.table.subscriptionsOf(peer),
+        announcedVnis: this.table.ownedVnis(peer),
+      });
+      for (const vni of gone.unsubscribe) this.onUnsubscribe(peer.session, vni);
+      for (const vni of gone.withdrawIn) {
+        const n = this.table.withdrawIn(peer, vni, this.withdrawer(peer));
+        peer.routesOwned -= n;
+        this.fanout.end();
+        peer.session.log.info(
+          { vni, routesWithdrawn: n },
+          'routes withdrawn: no longer authorised',
+        );
+      }
+      if (gone.unsubscribe.length > 0 || gone.withdrawIn.length > 0) this.scheduleSweep();
+    }
+    this.log.info({ rules: policy?.rules.length }, 'authorisation policy in force');
+  }
+
+  /** Reads the TLS certificate, key and CA again; sessions up keep theirs. */
+  async reloadTls(): Promise<TlsReloadResult | undefined> {
+    const c = this.tlsCredentials;
+    if (c === undefined) return undefined;
+    const r = await c.reload(this.tlsServer);
+    if (r.ok) this.log.info('TLS certificates reloaded');
+    else
+      this.log.error({ err: r.error.message }, 'TLS reload failed; the previous certificates stay');
+    return r;
   }
 
   get routeCount(): number {
@@ -206,9 +323,17 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
         resolve();
       });
     });
+    const tlsClosed = new Promise<void>((resolve) => {
+      if (this.tlsServer === undefined) resolve();
+      else
+        this.tlsServer.close(() => {
+          resolve();
+        });
+    });
     for (const s of [...this.bySession.keys()]) s.close();
     this.stopTimers();
     await closed;
+    await tlsClosed;
     this.log.info('server stopped');
   }
 
@@ -305,10 +430,13 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
         : undefined,
       features: helloDone ? s.features : undefined,
       paced: s.paced,
+      listener: p.listener,
+      identity: describeIdentity(p.identity),
+      rules: p.rights.rules,
       keepalive: s.keepaliveSeconds,
       connectedSince: p.connectedAt,
       establishedSince: s.establishedAt,
-      routesOwned: this.table.ownedCount(p),
+      routesOwned: p.routesOwned,
       subscriptions: [...this.table.subscriptionsOf(p)].sort((a, b) => a - b),
       bytesIn: s.stats.bytesIn,
       bytesOut: s.stats.bytesOut,
@@ -327,8 +455,16 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
 
   // ---- sessions ----
 
-  private accept(socket: Socket): void {
+  private accept(socket: Socket, listener: 'tcp' | 'tls'): void {
     if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    // Plain TCP: admission here, before any reply (TLS: before its handshake, in listenTls).
+    if (
+      listener === 'tcp' &&
+      !this.access.admit(socket.remoteAddress, this.bySession.size, listener)
+    ) {
       socket.destroy();
       return;
     }
@@ -343,7 +479,15 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       features: c.features,
       pacing: c.pacing,
     });
-    const peer = new ServerPeer(this.nextId++, session, this.table);
+    const identity = peerIdentity(socket);
+    const peer = new ServerPeer(
+      this.nextId++,
+      session,
+      this.table,
+      identity,
+      this.access.rightsFor(identity),
+      listener,
+    );
     this.bySession.set(session, peer);
     session.on('flushed', () => {
       this.flow.check(peer);
@@ -376,10 +520,16 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     const peer = this.bySession.get(session);
     if (peer === undefined) return;
     this.fanout.end();
-    if (!this.table.subscribe(peer, vni)) {
+    if (this.table.isSubscribed(peer, vni)) {
       session.log.debug({ vni }, 'duplicate SUBSCRIBE ignored');
       return;
     }
+    const refusal = this.access.checkSubscribe(peer, vni, this.table.subscriptionsOf(peer).size);
+    if (refusal !== undefined) {
+      this.refuse(peer, refusal);
+      return;
+    }
+    this.table.subscribe(peer, vni);
     if (this.table.subscriptionsOf(peer).size === 1) this.subscribedPeers++;
     peer.feed.subscribed(vni, session.features.syncMarker, Date.now());
     session.requestFlush();
@@ -402,6 +552,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       return;
     }
     if (this.table.subscriptionsOf(peer).size === 0) this.subscribedPeers--;
+    peer.routesOwned -= withdrawn;
     this.fanout.end();
     this.scheduleSweep();
     session.log.info({ vni, routesWithdrawn: withdrawn }, 'unsubscribed');
@@ -425,7 +576,14 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       if (remove) this.counters.removesAccepted++;
       const vni = fastResult.vni;
       const key = latin1(buf, keyStart, end);
+      if (
+        !remove &&
+        this.access.restricted(peer) &&
+        this.refusedAdd(peer, vni, key, buf, start, end)
+      )
+        return;
       const d = remove ? this.table.remove(peer, vni, key) : this.table.add(peer, vni, key);
+      if (d.owned) peer.routesOwned += remove ? -1 : 1;
       const e = d.entry;
       if (e !== undefined) {
         this.fanout.deliver(vni, e, remove, d.kind, d.peer, buf, start - HEADER_SIZE, end);
@@ -443,10 +601,45 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     const remove = f.action === WireAction.REMOVE;
     if (remove) this.counters.removesAccepted++;
     const key = fieldsRouteKey(f);
+    if (
+      !remove &&
+      this.access.restricted(peer) &&
+      this.refusedAdd(peer, f.vni, key, buf, start, end)
+    )
+      return;
     const d = remove ? this.table.remove(peer, f.vni, key) : this.table.add(peer, f.vni, key);
+    if (d.owned) peer.routesOwned += remove ? -1 : 1;
     const e = d.entry;
     if (e !== undefined) this.fanout.deliver(f.vni, e, remove, d.kind, d.peer, undefined, 0, 0);
     if (this.routeListeners) this.emitRoute(peer, f.vni, key, remove);
+  }
+
+  /**
+   * Checks an ADD of a peer that a policy limits or that is near a route limit; refuses it (and
+   * says so) when it would make the peer own a route it may not. A duplicate ADD passes.
+   */
+  private refusedAdd(
+    peer: ServerPeer,
+    vni: number,
+    key: string,
+    buf: Buffer,
+    start: number,
+    end: number,
+  ): boolean {
+    if (this.table.owns(peer, vni, key)) return false;
+    const refusal = this.access.checkAdd(peer, vni, this.table.ownedIn(peer, vni));
+    if (refusal === undefined) return false;
+    this.counters.updatesAccepted--; // counted as refused, not accepted
+    this.refuse(peer, refusal, buf.subarray(start, end));
+    return true;
+  }
+
+  /** A refused UPDATE or SUBSCRIBE: counted, logged (rate-limited), REFUSED to tsbond peers. */
+  private refuse(peer: ServerPeer, r: Refusal, update?: Uint8Array): void {
+    this.access.refused(peer, r, peer.session.log);
+    if (peer.session.features.refusals) {
+      peer.session.send(encodeRefused(r.kind, r.vni, r.reason, update));
+    }
   }
 
   private invalidUpdate(peer: ServerPeer, reason: string): void {

@@ -184,10 +184,14 @@ describe('tsbond extensions: SYNCED and waitSynced', () => {
     assert.ok(Date.now() - server.startedAt >= 600);
   });
 
-  it('waitSynced rejects NotEstablished when no server is established', async (t) => {
+  it('waitSynced waits for a server; it rejects NotEstablished when none is established at its timeout', async (t) => {
     const c = MetalBondClient.connect(['[::1]:1'], new Recorder(), { subscribe: [1] });
     t.after(() => c.shutdown());
-    await assert.rejects(c.waitSynced(1), NotEstablishedError);
+    await assert.rejects(c.waitSynced(1, { timeoutMs: 200 }), NotEstablishedError);
+    // Called before any session is up, it resolves once one is and has synced.
+    const server = await startServer(t);
+    const late = client(t, [addr(server)], { subscribe: [1] });
+    await late.client.waitSynced(1, { timeoutMs: 5000 });
   });
 
   it('settle rule with a server without SYNC_MARKER: synced after 2 s quiet and 15 s up (scaled)', async (t) => {

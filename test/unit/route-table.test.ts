@@ -115,6 +115,31 @@ describe('RouteTable', () => {
     assert.equal(t.size, 0);
   });
 
+  it('tells whether the caller became or stopped being an owner; withdrawIn keeps the subscription', () => {
+    const t = new RouteTable<Peer>();
+    assert.equal(t.add(a, 1, 'r').owned, true);
+    assert.equal(t.add(a, 1, 'r').owned, false, 'a duplicate ADD');
+    assert.equal(t.add(b, 1, 'r').owned, true, 'a co-owner');
+    assert.equal(t.add(b, 1, 'r').owned, false);
+    assert.equal(t.remove(c, 1, 'r').owned, false, 'not an owner');
+    assert.equal(t.remove(a, 1, 'r').owned, true);
+    assert.equal(t.remove(a, 1, 'r').owned, false);
+    assert.equal(t.owns(b, 1, 'r'), true);
+    assert.equal(t.owns(a, 1, 'r'), false);
+    t.add(b, 1, 's');
+    t.add(b, 2, 'x');
+    assert.equal(t.ownedIn(b, 1), 2);
+    assert.deepEqual(t.ownedVnis(b).sort(), [1, 2]);
+    t.subscribe(b, 1);
+    t.subscribe(c, 1);
+    const [visit, out] = collector();
+    assert.equal(t.withdrawIn(b, 1, visit), 2);
+    assert.equal(out.length, 2);
+    assert.equal(t.isSubscribed(b, 1), true);
+    assert.equal(t.ownedIn(b, 1), 0);
+    assert.equal(t.size, 1);
+  });
+
   it("snapshot excludes the subscriber's own routes and repeats nothing", () => {
     const t = new RouteTable<Peer>();
     t.add(a, 1, 'x');

@@ -225,7 +225,7 @@ describe('SubscriberFeed', () => {
             case 'unsub': {
               const owed = s.feed.unsubscribed(o.vni);
               const withdrawn = t.unsubscribe(p, o.vni, (vni, e, kind, peer) => {
-                deliver(subs, t, vni, true, { kind, peer, entry: e });
+                deliver(subs, t, vni, true, { kind, peer, entry: e, owned: false });
               });
               if (withdrawn !== undefined) {
                 if (owed !== undefined) s.synced.push(o.vni);
@@ -237,7 +237,7 @@ describe('SubscriberFeed', () => {
             }
             case 'leave': {
               t.removePeer(p, (vni, e, kind, peer) => {
-                deliver(subs, t, vni, true, { kind, peer, entry: e });
+                deliver(subs, t, vni, true, { kind, peer, entry: e, owned: false });
               });
               // It comes back as a new peer object (a new connection).
               const fresh = new Subscriber({ name: p.name }, t);
