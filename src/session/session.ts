@@ -21,7 +21,6 @@ import { encodeHello, encodeKeepalive } from '../wire/encode.js';
 import { FrameDecoder } from '../wire/frame-decoder.js';
 import {
   Feature,
-  HEADER_TYPE_OFFSET,
   MESSAGE_TYPE_NAMES,
   MessageType,
   type HelloMessage,
@@ -31,12 +30,10 @@ import {
 import { KEEPALIVE_TIMEOUT_FACTOR, checkHello, negotiateKeepalive } from './handshake.js';
 import { KeepaliveManager } from './keepalive.js';
 import { SessionState, type SessionRole } from './state.js';
-import { scheduleFlush } from './flush.js';
 import { Pacer, type PacingOptions } from './pacing.js';
-import { SendQueue } from './send-queue.js';
+import { Sender } from './sender.js';
 
-/** Bytes a session hands its socket beyond what the socket has drained. */
-export const SOCKET_BUDGET = 256 * 1024;
+export { SOCKET_BUDGET } from './sender.js';
 
 /** The socket members a session uses (a net.Socket or tls.TLSSocket; a fake in fuzz tests). */
 export type SessionSocket = Pick<
@@ -171,22 +168,8 @@ export class Session extends EventEmitter<SessionEvents> {
   private readonly decoder = new FrameDecoder();
   private readonly keepalive: KeepaliveManager;
   private readonly secondMs: number;
-  private readonly queue = new SendQueue();
-  private flushScheduled = false;
+  private readonly sender: Sender;
   private readingPaused = false;
-  private pacer: Pacer | undefined;
-  private pacingTimer: NodeJS.Timeout | undefined;
-  /** The owner has more to send than it queued (asked again when there is room). */
-  private moreWaiting = false;
-  /** Ack window (client role): KEEPALIVEs sent and answered since ESTABLISHED. */
-  private window: number | undefined;
-  private keepalivesSent = 0;
-  private keepalivesAnswered = 0;
-  /** Send times of our KEEPALIVEs not answered yet (client role, for the round-trip time). */
-  private keepaliveTimes: number[] = [];
-  /** Waiting until keepalivesAnswered reaches this (0: not waiting). */
-  private windowProbe = 0;
-  private windowUsed = 0;
 
   constructor(
     private readonly socket: SessionSocket,
@@ -199,10 +182,14 @@ export class Session extends EventEmitter<SessionEvents> {
     this.remoteAddress = formatAddress(socket.remoteAddress, socket.remotePort);
     this.localAddress = formatAddress(socket.localAddress, socket.localPort);
     this.log = options.logger.child({ peer: this.remoteAddress });
+    this.sender = new Sender(socket, this.stats, {
+      produce: (room) => this.handler.onWritable?.(this, room) ?? false,
+      flushed: () => this.emit('flushed'),
+    });
     this.keepalive = new KeepaliveManager({
       sendKeepalive: () => {
         // Straight to the socket (between whole frames): never held back by pacing or the window.
-        this.sendOwnKeepalive();
+        this.sender.sendOwnKeepalive();
       },
       expired: (kind, afterMs) => {
         this.close(
@@ -228,7 +215,7 @@ export class Session extends EventEmitter<SessionEvents> {
       this.close(new IoError('connection closed by peer'));
     });
     socket.on('drain', () => {
-      this.requestFlush();
+      this.sender.requestFlush();
       this.emit('flushed');
     });
   }
@@ -243,7 +230,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Bytes queued by the session, not yet handed to the socket. */
   get queuedBytes(): number {
-    return this.queue.bytes;
+    return this.sender.queuedBytes;
   }
 
   /** Bytes handed to the socket that it has not written to the kernel yet. */
@@ -258,7 +245,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Whether writes to the peer are paced. */
   get paced(): boolean {
-    return this.pacer !== undefined;
+    return this.sender.paced;
   }
 
   /** Starts the handshake; the client sends its HELLO. */
@@ -269,7 +256,7 @@ export class Session extends EventEmitter<SessionEvents> {
     this.keepalive.startHello(helloMs);
     if (this.role === 'client') {
       const hello = encodeHello(this.options.keepaliveSeconds, false, this.options.features);
-      this.writeNow(hello, MessageType.HELLO);
+      this.sender.writeNow(hello, MessageType.HELLO);
       this.setState(SessionState.HELLO_SENT);
     }
   }
@@ -279,19 +266,12 @@ export class Session extends EventEmitter<SessionEvents> {
    * coalesced write. The bytes must not change until handed to the socket.
    */
   send(buf: Buffer, frames = 1, start = 0, end = buf.length): void {
-    if (this._state === SessionState.CLOSED) return;
-    this.countOut(
-      frames === 1 ? (buf[start + HEADER_TYPE_OFFSET] ?? 0) : MessageType.UPDATE,
-      frames,
-    );
-    if (this.queue.push(buf, start, end)) this.requestFlush();
+    this.sender.send(buf, frames, start, end);
   }
 
   /** Asks for a flush in this event-loop turn (e.g. the owner has something to produce). */
   requestFlush(): void {
-    if (this.flushScheduled || this.pacingTimer !== undefined) return;
-    this.flushScheduled = true;
-    scheduleFlush(this);
+    this.sender.requestFlush();
   }
 
   /**
@@ -299,118 +279,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * (a subscriber that falls behind would otherwise pin the fan-out arenas).
    */
   consolidateQueue(): void {
-    this.queue.consolidate();
-  }
-
-  /** Hands queued frames to the socket (called by the flush scheduler and on 'drain'). */
-  flush(): void {
-    this.flushScheduled = false;
-    if (this._state === SessionState.CLOSED) return;
-    if (this.window !== undefined && this._state === SessionState.ESTABLISHED) {
-      this.flushWindowed(this.window);
-    } else if (this.pacer !== undefined) {
-      this.flushPaced(this.pacer);
-    } else {
-      this.flushDirect(true);
-    }
-    this.emit('flushed');
-  }
-
-  /** Unpaced: up to the socket budget, producing more from the owner while there is room. */
-  private flushDirect(produce: boolean): void {
-    const socket = this.socket;
-    let room = SOCKET_BUDGET - socket.writableLength;
-    let corked = false;
-    while (room > 0) {
-      if (this.queue.empty) {
-        if (!produce || !this.produce(room)) break;
-      }
-      if (!corked) {
-        socket.cork();
-        corked = true;
-      }
-      const n = this.handOver(room, false);
-      if (n === 0) break; // the next frame is larger than the room left: on 'drain'
-      room -= n;
-    }
-    if (corked) socket.uncork();
-  }
-
-  /** Asks the owner for more frames; whether it queued any. */
-  private produce(room: number): boolean {
-    this.moreWaiting = this.handler.onWritable?.(this, room) ?? false;
-    return !this.queue.empty;
-  }
-
-  /** Hands up to `budget` bytes of whole queued frames to the socket; returns the bytes. */
-  private handOver(budget: number, atLeastOne: boolean): number {
-    const socket = this.socket;
-    const n = this.queue.take(
-      budget,
-      (b) => {
-        socket.write(b);
-        this.stats.writes++;
-      },
-      atLeastOne,
-    );
-    this.stats.bytesOut += n;
-    return n;
-  }
-
-  /** Client role: a KEEPALIVE of ours (periodic, or an ack-window probe). */
-  private sendOwnKeepalive(): void {
-    this.keepalivesSent++;
-    if (this.keepaliveTimes.length < 64) this.keepaliveTimes.push(Date.now());
-    this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
-  }
-
-  private writeNow(data: Buffer, type: number): void {
-    this.countOut(type, 1);
-    this.stats.bytesOut += data.length;
-    this.stats.writes++;
-    this.socket.write(data);
-  }
-
-  /** Ack window: sends up to the window, then a KEEPALIVE probe; the rest after its reply. */
-  private flushWindowed(window: number): void {
-    if (this.windowProbe > 0) return; // resumed by the KEEPALIVE reply
-    const pacer = this.pacer;
-    const room = window - this.windowUsed;
-    const tokens = pacer === undefined ? room : pacer.available(Date.now());
-    const sent = this.handOver(Math.min(room, tokens), false);
-    pacer?.consume(sent);
-    this.windowUsed += sent;
-    if (!this.queue.empty && window - this.windowUsed < this.queue.firstFrameSize()) {
-      // Window full: probe, and wait for the reply.
-      this.sendOwnKeepalive();
-      this.windowProbe = this.keepalivesSent;
-      this.windowUsed = 0;
-    } else if (pacer !== undefined && !this.queue.empty) {
-      this.schedulePaced(pacer);
-    }
-  }
-
-  /** Writes as many whole frames as the pacer allows now; the rest when tokens are back. */
-  private flushPaced(pacer: Pacer): void {
-    const room = SOCKET_BUDGET - this.socket.writableLength;
-    if (room <= 0) return; // resumed on 'drain'
-    if (this.queue.empty && !this.produce(Math.min(room, pacer.options.burstBytes))) return;
-    const sent = this.handOver(Math.min(room, pacer.available(Date.now())), false);
-    pacer.consume(sent);
-    // Once more after the queue emptied: the owner may have more to produce by then.
-    if (!this.queue.empty || sent > 0 || this.moreWaiting) this.schedulePaced(pacer);
-  }
-
-  private schedulePaced(pacer: Pacer): void {
-    if (this.pacingTimer !== undefined) return;
-    const next = Math.max(this.queue.firstFrameSize(), pacer.options.burstBytes / 2);
-    this.pacingTimer = setTimeout(
-      () => {
-        this.pacingTimer = undefined;
-        this.flush();
-      },
-      Math.max(1, pacer.delayFor(next)),
-    );
+    this.sender.consolidate();
   }
 
   /** Flow control: stop or resume reading from this peer. */
@@ -430,9 +299,7 @@ export class Session extends EventEmitter<SessionEvents> {
   close(error?: MetalBondError): void {
     if (this._state === SessionState.CLOSED) return;
     this.keepalive.stop();
-    if (this.pacingTimer !== undefined) clearTimeout(this.pacingTimer);
-    this.pacingTimer = undefined;
-    this.queue.clear();
+    this.sender.stop();
     this.socket.destroy();
     this.setState(SessionState.CLOSED);
     this.handler.onClose(this, error);
@@ -444,11 +311,6 @@ export class Session extends EventEmitter<SessionEvents> {
     this._state = next;
     this.log.debug({ state: next, previous: prev }, 'session state');
     this.emit('state', next, prev);
-  }
-
-  private countOut(type: number, n: number): void {
-    this.stats.messagesOut += n;
-    this.stats.outByType[type] = (this.stats.outByType[type] ?? 0) + n;
   }
 
   private onData(chunk: Buffer): void {
@@ -489,7 +351,7 @@ export class Session extends EventEmitter<SessionEvents> {
           h.onUpdate(this, buf, start, end);
           return;
         case MessageType.KEEPALIVE:
-          if (this.role === 'server') this.replyKeepalive();
+          if (this.role === 'server') this.sender.replyKeepalive();
           else this.keepaliveAnswered();
           return;
         case MessageType.SUBSCRIBE:
@@ -519,24 +381,6 @@ export class Session extends EventEmitter<SessionEvents> {
     this.handshake(decodePayload(type, buf, start, end));
   };
 
-  /**
-   * Server: a KEEPALIVE reply goes ahead of everything not yet handed to the socket (Go peers reset
-   * their timer only on KEEPALIVE). What is queued and may go now goes first, so a reply still
-   * follows everything queued before it whenever the socket budget and the pacing allow.
-   */
-  private replyKeepalive(): void {
-    if (!this.queue.empty) {
-      const pacer = this.pacer;
-      if (pacer === undefined) {
-        this.flushDirect(false);
-      } else {
-        const room = SOCKET_BUDGET - this.socket.writableLength;
-        pacer.consume(this.handOver(Math.min(room, pacer.available(Date.now())), false));
-      }
-    }
-    this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
-  }
-
   private handshake(m: Message): void {
     const state = this._state;
     if (this.role === 'server') {
@@ -544,19 +388,19 @@ export class Session extends EventEmitter<SessionEvents> {
         this.helloReceived(m);
         // Our features only to a peer that sent the field: Go and rustbond get Go's exact bytes.
         const own = this.features.peer === undefined ? undefined : this.options.features;
-        this.writeNow(encodeHello(this.keepaliveSeconds ?? 1, true, own), MessageType.HELLO);
+        this.sender.writeNow(encodeHello(this.keepaliveSeconds ?? 1, true, own), MessageType.HELLO);
         this.setState(SessionState.HELLO_RECEIVED);
         return;
       }
       if (state === SessionState.HELLO_RECEIVED && m.type === 'KEEPALIVE') {
-        this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
+        this.sender.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
         this.becomeEstablished();
         return;
       }
     } else {
       if (state === SessionState.HELLO_SENT && m.type === 'HELLO') {
         this.helloReceived(m);
-        this.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
+        this.sender.writeNow(encodeKeepalive(), MessageType.KEEPALIVE);
         this.setState(SessionState.HELLO_RECEIVED);
         return;
       }
@@ -589,19 +433,16 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     if (!this.features.reassembly) {
       const pacing = this.options.pacing;
-      if (pacing !== undefined) this.pacer = new Pacer(pacing, Date.now());
-      if (this.role === 'client') this.window = this.options.ackWindowBytes;
+      this.sender.configure(
+        pacing === undefined ? undefined : new Pacer(pacing, Date.now()),
+        this.role === 'client' ? this.options.ackWindowBytes : undefined,
+      );
     }
   }
 
   private keepaliveAnswered(): void {
-    this.keepalivesAnswered++;
-    const sentAt = this.keepaliveTimes.shift();
-    if (sentAt !== undefined) this.handler.onKeepaliveRtt?.(this, Date.now() - sentAt);
-    if (this.windowProbe > 0 && this.keepalivesAnswered >= this.windowProbe) {
-      this.windowProbe = 0;
-      if (!this.queue.empty) this.flush();
-    }
+    const rtt = this.sender.keepaliveAnswered();
+    if (rtt !== undefined) this.handler.onKeepaliveRtt?.(this, rtt);
   }
 
   private becomeEstablished(): void {
