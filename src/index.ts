@@ -88,3 +88,44 @@ export type {
   ServerStateEvent,
   ServerStatus,
 } from './client/types.js';
+
+// Access control: --allow prefixes, authorisation file, mutual TLS, limits (docs/security.md)
+export { CidrList, cidrContains, isAllowed, parseCidr, type Cidr } from './access/cidr.js';
+export { VniSet } from './access/vni-set.js';
+export {
+  ALL_RIGHTS,
+  NO_RIGHTS,
+  AuthorizationPolicy,
+  parseAuthorization,
+  revoked,
+  rightsFor,
+  type AuthorizationRule,
+  type Rights,
+} from './access/authorization.js';
+export { AuthorizationLoader, type ReloadResult } from './access/authorization-loader.js';
+export {
+  certificateIdentity,
+  describeIdentity,
+  type CertificateIdentity,
+  type Identity,
+  type SanEntry,
+} from './access/identity.js';
+export {
+  TlsCredentials,
+  clientTlsOptions,
+  peerIdentity,
+  serverTlsOptions,
+  type TlsFiles,
+  type TlsMaterial,
+} from './access/tls.js';
+export {
+  DEFAULT_LIMITS,
+  LogRateLimiter,
+  refuseAdd,
+  refuseConnection,
+  refuseSubscribe,
+  resolveLimits,
+  type Limits,
+  type Refusal,
+  type RefusalCause,
+} from './access/limits.js';
