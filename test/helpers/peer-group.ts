@@ -12,19 +12,19 @@ import { routeKey } from '../../src/model/wire-route.js';
 import { SessionState } from '../../src/session/state.js';
 
 /**
- * The n-th route of peer `peer`: a unique /32 (or /128 for every 4th) in 10.0.0.0/8 or
- * 2001:db8::/32, via fd00::<peer>, of every kind in turn (STANDARD, NAT with ports, LB,
- * STANDARD with a target VNI).
+ * The n-th route of peer `peer`: a /32 in 10.0.0.0/8 (or a /128 in 2001:db8::/32 for every 4th),
+ * via fd00::<peer>, of every kind in turn (STANDARD, NAT with ports, LB, STANDARD with a target
+ * VNI). Unique for up to 262,144 peers as long as a peer holds at most 64 consecutive n at once.
  */
 export function peerRoute(peer: number, n: number): Route {
-  const id = peer * 4096 + (n % 4096);
+  const id = peer * 64 + (n % 64);
   const hop = `fd00::${(peer + 1).toString(16)}`;
   const kind = n % 4;
   const destination =
     kind === 3
       ? {
           family: 6 as const,
-          address: `2001:db8:${(peer + 1).toString(16)}::${(n + 1).toString(16)}`,
+          address: `2001:db8:${(peer + 1).toString(16)}::${((n % 4096) + 1).toString(16)}`,
           prefixLength: 128,
         }
       : {
@@ -45,14 +45,26 @@ export function peerRoute(peer: number, n: number): Route {
   return { destination, nextHop: h };
 }
 
-/** Order-independent digest of a set of route keys (count and a 32-bit sum of FNV hashes). */
+/** FNV-1a of a route key (a latin1 string: one char per byte). */
+export function keyHash(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** The same hash over the bytes `buf[start, end)` of a key as it is on the wire. */
+export function keyHashBytes(buf: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] ?? 0), 16777619);
+  return h >>> 0;
+}
+
+/** Order-independent digest of a set of route keys (count and a 32-bit sum of key hashes). */
 export function viewDigest(keys: Iterable<string>): { count: number; hash: number } {
   let count = 0;
   let hash = 0;
   for (const k of keys) {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < k.length; i++) h = Math.imul(h ^ k.charCodeAt(i), 16777619);
-    hash = (hash + (h >>> 0)) >>> 0;
+    hash = (hash + keyHash(k)) >>> 0;
     count++;
   }
   return { count, hash };

@@ -27,6 +27,12 @@ export interface ProbeConfig {
   readonly extra?: Record<string, unknown>;
 }
 
+export interface LagSummary {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
 export interface ProbeSample {
   readonly at: number;
   readonly rssBytes: number;
@@ -35,6 +41,10 @@ export interface ProbeSample {
   readonly lagP50Ms: number;
   readonly lagP99Ms: number;
   readonly lagMaxMs: number;
+  /** Event-loop delay since the last { op: 'mark' } (or the start). */
+  readonly lagSinceMark: LagSummary;
+  /** Event-loop delay since the server started. */
+  readonly lagTotal: LagSummary;
   readonly peers: number;
   readonly routes: number;
   readonly counters: Record<string, number>;
@@ -44,6 +54,8 @@ export type ProbeMessage =
   | { readonly event: 'listening'; readonly port: number; readonly pid: number }
   | { readonly event: 'crash'; readonly kind: string; readonly error: string }
   | { readonly seq: number; readonly sample: ProbeSample };
+
+const RESOLUTION_MS = 10;
 
 function send(m: ProbeMessage): void {
   if (process.connected) process.send?.(m);
@@ -60,8 +72,12 @@ async function main(): Promise<void> {
   process.on('uncaughtException', crash('uncaughtException'));
   process.on('unhandledRejection', crash('unhandledRejection'));
 
-  const lag = monitorEventLoopDelay({ resolution: 10 });
+  const lag = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   lag.enable();
+  const sinceMark = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  sinceMark.enable();
+  const total = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  total.enable();
   const serverConfig: ServerConfig = {
     ...(config.extra ?? {}),
     ...(config.keepalive === undefined ? {} : { keepalive: config.keepalive }),
@@ -75,9 +91,16 @@ async function main(): Promise<void> {
   send({ event: 'listening', port: server.address.port, pid: process.pid });
 
   process.on('message', (m: { op?: string; seq?: number }) => {
+    if (m.op === 'mark') {
+      sinceMark.reset();
+      return;
+    }
     if (m.op !== 'sample' || m.seq === undefined) return;
     const mem = process.memoryUsage();
-    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+    // The histogram records the interval between its timer's runs: the delay is what exceeds
+    // the resolution.
+    const ms = (ns: number): number =>
+      Math.max(0, Math.round(ns / 1e4 - RESOLUTION_MS * 100) / 100);
     send({
       seq: m.seq,
       sample: {
@@ -87,6 +110,16 @@ async function main(): Promise<void> {
         lagP50Ms: ms(lag.percentile(50)),
         lagP99Ms: ms(lag.percentile(99)),
         lagMaxMs: ms(lag.max),
+        lagSinceMark: {
+          p50Ms: ms(sinceMark.percentile(50)),
+          p99Ms: ms(sinceMark.percentile(99)),
+          maxMs: ms(sinceMark.max),
+        },
+        lagTotal: {
+          p50Ms: ms(total.percentile(50)),
+          p99Ms: ms(total.percentile(99)),
+          maxMs: ms(total.max),
+        },
         peers: server.peerCount,
         routes: server.routeCount,
         counters: { ...server.counters },

@@ -95,6 +95,11 @@ export class ServerProcess {
     });
   }
 
+  /** Starts a new measurement window for `lagSinceMark`. */
+  mark(): void {
+    if (this.child?.connected === true) this.child.send({ op: 'mark' });
+  }
+
   /** Kills the server (SIGKILL by default: a crash, no goodbye) and waits for the exit. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
