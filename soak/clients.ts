@@ -144,6 +144,8 @@ export class LightSoakClient implements SoakClient {
     if (this.stopped) return;
     this.state = 'connecting';
     this.decoder = new FrameDecoder();
+    // The liveness deadline (2.5 K) also bounds the TCP connect and the handshake.
+    this.lastRx = Date.now();
     const s = connect({ host: this.host, port: this.port, noDelay: true });
     this.socket = s;
     s.on('connect', () => {

@@ -167,6 +167,25 @@ function ensureFileLimit(needed: number): void {
   process.exit(r.status ?? 1);
 }
 
+/** Listen-queue counters of the kernel (this network namespace), from /proc/net/netstat. */
+function listenCounters(): Record<string, number> {
+  const lines = readFileSync('/proc/net/netstat', 'latin1').split('\n');
+  const i = lines.findIndex((l) => l.startsWith('TcpExt:'));
+  const names = (lines[i] ?? '').split(/\s+/);
+  const values = (lines[i + 1] ?? '').split(/\s+/);
+  const out: Record<string, number> = {};
+  for (const k of ['ListenOverflows', 'ListenDrops', 'TCPReqQFullDoCookies', 'TCPTimeouts']) {
+    out[k] = Number(values[names.indexOf(k)] ?? 0);
+  }
+  return out;
+}
+
+function delta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(a)) out[k] = (b[k] ?? 0) - (a[k] ?? 0);
+  return out;
+}
+
 // ---- expected views ----
 
 class Expectation {
@@ -300,6 +319,7 @@ async function main(): Promise<void> {
   // Start the clients, spread over the workers (client i -> worker i % W).
   phase = 'initial-sync';
   server.mark();
+  const kernelStart = listenCounters();
   await pool.spawn(
     exp.vniOf.map((v, i) => [i, v] as const),
     addr,
@@ -309,6 +329,7 @@ async function main(): Promise<void> {
   );
   const startup = await converge(o.convergeTimeout);
   const initialLag = (await server.sample())?.lagSinceMark;
+  const initialKernel = delta(kernelStart, listenCounters());
   log(
     `initial sync: ${startup.ok ? 'converged' : 'NOT converged'} in ${String(startup.ms)} ms (${String(startup.established)} established)`,
   );
@@ -319,6 +340,9 @@ async function main(): Promise<void> {
     at: number;
     dropsDuring: number;
     lag: LagSummary | undefined;
+    connectionsAccepted: number | undefined;
+    /** Kernel listen-queue counters over the restart (SYN and accept queue overflows). */
+    kernel: Record<string, number>;
   })[] = [];
   let churnOps = 0;
   let droppedOutsideRestarts = 0;
@@ -326,6 +350,7 @@ async function main(): Promise<void> {
   const restart = async (): Promise<void> => {
     phase = 'restart';
     const before = (await status()).dropsTotal;
+    const kernel0 = listenCounters();
     log('killing the server (SIGKILL)');
     await server.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 1000));
@@ -335,7 +360,14 @@ async function main(): Promise<void> {
     const c = await converge(o.convergeTimeout);
     const s = await server.sample();
     const after = (await status()).dropsTotal;
-    restarts.push({ ...c, at, dropsDuring: after - before, lag: s?.lagSinceMark });
+    restarts.push({
+      ...c,
+      at,
+      dropsDuring: after - before,
+      lag: s?.lagSinceMark,
+      connectionsAccepted: s?.counters.connectionsAccepted,
+      kernel: delta(kernel0, listenCounters()),
+    });
     log(
       `restart at ${String(at)} s: ${c.ok ? 're-converged' : 'NOT re-converged'} in ${String(c.ms)} ms`,
     );
@@ -463,6 +495,7 @@ async function main(): Promise<void> {
     failures,
     startup,
     initialSyncLag: initialLag,
+    initialSyncKernel: initialKernel,
     quietChecks,
     restarts,
     churnOps,

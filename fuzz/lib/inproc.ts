@@ -90,6 +90,24 @@ class MemoryTracker {
   }
 }
 
+/** Heap growth (after GC) above this over a run is a finding: memory must stay bounded. */
+export const HEAP_GROWTH_LIMIT_MB = 64;
+
+function memoryFinding(target: string, seed: number, m: MemorySample): Finding[] {
+  const growth = m.heapEndMB - m.heapStartMB;
+  if (growth <= HEAP_GROWTH_LIMIT_MB) return [];
+  return [
+    {
+      target,
+      seed,
+      index: -1,
+      generator: '-',
+      error: `heap grew by ${String(Math.round(growth))} MB over the run (limit ${String(HEAP_GROWTH_LIMIT_MB)} MB)`,
+      input: '',
+    },
+  ];
+}
+
 function finding(
   target: string,
   seed: number,
@@ -148,6 +166,7 @@ export async function fuzzDecoder(seed: number, budget: Budget): Promise<TargetR
     }
   }
   Error.stackTraceLimit = stackLimit;
+  const memory = mem.result();
   const seconds = (performance.now() - t0) / 1000;
   return {
     target: 'decoder',
@@ -157,8 +176,8 @@ export async function fuzzDecoder(seed: number, budget: Budget): Promise<TargetR
     inputsPerSecond: Math.round(i / seconds),
     generators: sumCounts(gens.map((g) => g.counts)),
     stats: { ...oracle.stats } as unknown as Record<string, number>,
-    memory: mem.result(),
-    findings,
+    memory,
+    findings: [...findings, ...memoryFinding('decoder', seed, memory)],
   };
 }
 
@@ -355,6 +374,7 @@ export async function fuzzSession(
   for (const c of pending) finish(c);
   await yieldLoop();
   Error.stackTraceLimit = stackLimit;
+  const memory = mem.result();
   const seconds = (performance.now() - t0) / 1000;
   return {
     target: 'session',
@@ -364,8 +384,8 @@ export async function fuzzSession(
     inputsPerSecond: Math.round(i / seconds),
     generators: sumCounts([gens.server.counts, gens.client.counts]),
     stats: { ...stats, ...prefixed(oracle.stats) },
-    memory: mem.result(),
-    findings,
+    memory,
+    findings: [...findings, ...memoryFinding('session', seed, memory)],
   };
 }
 
