@@ -228,7 +228,8 @@ describe('load faults (CLI server)', () => {
 
   it('2,000 simultaneous connects and disconnects (twice): server and established clients unaffected', async (t) => {
     const port = await freePort();
-    const server = Cli.start(t, serverArgs(port, '::1', ['--keepalive', '5']));
+    // Keepalive 10 s: the handshake deadline (2.5 K = 25 s) holds even on a loaded machine.
+    const server = Cli.start(t, serverArgs(port, '::1', ['--keepalive', '10']));
     await server.log(/server listening/);
     const addr = `[::1]:${String(port)}`;
     const a = Cli.start(
