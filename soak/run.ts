@@ -13,16 +13,15 @@
  * event-loop lag (perf_hooks.monitorEventLoopDelay) over IPC, sampled every second.
  */
 
-import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { routeKey } from '../src/model/wire-route.js';
-import { keyHash, peerRoute } from '../test/helpers/peer-group.js';
 import { ServerProcess } from '../test/helpers/server-process.js';
 import type { LagSummary, ProbeSample } from '../test/helpers/server-probe.js';
 import type { ClientKind } from './protocol.js';
+import { Expectation } from './expectation.js';
 import { WorkerPool, type Status } from './pool.js';
+import { delta, ensureFileLimit, listenCounters } from './system.js';
 
 const USAGE = `usage: soak/run.ts [options]
   --mode churn|scale        default churn
@@ -120,130 +119,6 @@ function log(msg: string): void {
   process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 
-// ---- file limit ----
-
-function nofile(): { soft: number; hard: number } {
-  const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'latin1'));
-  const n = (s: string | undefined): number =>
-    s === undefined || s === 'unlimited' ? Infinity : Number(s);
-  return { soft: n(m?.[1]), hard: n(m?.[2]) };
-}
-
-/**
- * Every process of the run (server, workers) inherits this process's file limit: when it is too
- * low, re-run this script under `prlimit --nofile=N:N` (root may raise the hard limit too), or
- * `bash -c 'ulimit -n N'` where prlimit is missing.
- */
-function ensureFileLimit(needed: number): void {
-  const { soft, hard } = nofile();
-  if (soft >= needed) return;
-  if (process.env.TSBOND_SOAK_REEXEC === '1') {
-    usage(
-      `open file limit ${String(soft)} below the ${String(needed)} this run needs (could not raise it)`,
-    );
-  }
-  const root = process.getuid?.() === 0;
-  const n = root ? Math.max(needed, 65_536) : Math.min(hard, Math.max(needed, 65_536));
-  const args = [...process.execArgv, process.argv[1] ?? '', ...process.argv.slice(2)];
-  const env = { ...process.env, TSBOND_SOAK_REEXEC: '1' };
-  log(`raising the open file limit from ${String(soft)} to ${String(n)} (re-exec)`);
-  let r = spawnSync(
-    'prlimit',
-    [`--nofile=${String(n)}:${String(n)}`, '--', process.execPath, ...args],
-    {
-      stdio: 'inherit',
-      env,
-    },
-  );
-  if (r.error !== undefined) {
-    const quoted = [process.execPath, ...args]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
-      .join(' ');
-    r = spawnSync('bash', ['-c', `ulimit -n ${String(n)} && exec ${quoted}`], {
-      stdio: 'inherit',
-      env,
-    });
-  }
-  process.exit(r.status ?? 1);
-}
-
-/** Listen-queue counters of the kernel (this network namespace), from /proc/net/netstat. */
-function listenCounters(): Record<string, number> {
-  const lines = readFileSync('/proc/net/netstat', 'latin1').split('\n');
-  const i = lines.findIndex((l) => l.startsWith('TcpExt:'));
-  const names = (lines[i] ?? '').split(/\s+/);
-  const values = (lines[i + 1] ?? '').split(/\s+/);
-  const out: Record<string, number> = {};
-  for (const k of ['ListenOverflows', 'ListenDrops', 'TCPReqQFullDoCookies', 'TCPTimeouts']) {
-    out[k] = Number(values[names.indexOf(k)] ?? 0);
-  }
-  return out;
-}
-
-function delta(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k of Object.keys(a)) out[k] = (b[k] ?? 0) - (a[k] ?? 0);
-  return out;
-}
-
-// ---- expected views ----
-
-class Expectation {
-  readonly vniOf: number[];
-  readonly announced: number[][];
-  readonly nextN: number[];
-  private readonly ownCount: number[];
-  private readonly ownHash: number[];
-  private readonly vniCount = new Map<number, number>();
-  private readonly vniHash = new Map<number, number>();
-
-  constructor(clients: number, vnis: number, routes: number) {
-    this.vniOf = Array.from({ length: clients }, (_, i) => 1000 + (i % vnis));
-    this.announced = Array.from({ length: clients }, () => []);
-    this.nextN = Array.from({ length: clients }, () => 0);
-    this.ownCount = new Array<number>(clients).fill(0);
-    this.ownHash = new Array<number>(clients).fill(0);
-    for (let i = 0; i < clients; i++) for (let n = 0; n < routes; n++) this.announce(i);
-  }
-
-  private h(i: number, n: number): number {
-    return keyHash(routeKey(this.vniOf[i] ?? 0, peerRoute(i, n)));
-  }
-
-  private add(i: number, n: number, sign: 1 | -1): void {
-    const v = this.vniOf[i] ?? 0;
-    const h = this.h(i, n);
-    this.ownCount[i] = (this.ownCount[i] ?? 0) + sign;
-    this.ownHash[i] = ((this.ownHash[i] ?? 0) + sign * h) >>> 0;
-    this.vniCount.set(v, (this.vniCount.get(v) ?? 0) + sign);
-    this.vniHash.set(v, ((this.vniHash.get(v) ?? 0) + sign * h) >>> 0);
-  }
-
-  /** Client i announces its next route; returns its number. */
-  announce(i: number): number {
-    const n = this.nextN[i] ?? 0;
-    this.nextN[i] = n + 1;
-    this.announced[i]?.push(n);
-    this.add(i, n, 1);
-    return n;
-  }
-
-  /** Client i withdraws its oldest route; returns its number. */
-  withdrawOldest(i: number): number | undefined {
-    const n = this.announced[i]?.shift();
-    if (n !== undefined) this.add(i, n, -1);
-    return n;
-  }
-
-  expected(i: number): [number, number] {
-    const v = this.vniOf[i] ?? 0;
-    return [
-      (this.vniCount.get(v) ?? 0) - (this.ownCount[i] ?? 0),
-      ((this.vniHash.get(v) ?? 0) - (this.ownHash[i] ?? 0)) >>> 0,
-    ];
-  }
-}
-
 // ---- the run ----
 
 interface Convergence {
@@ -256,7 +131,7 @@ interface Convergence {
 
 async function main(): Promise<void> {
   const o = options();
-  ensureFileLimit(o.clients + 4096);
+  ensureFileLimit(o.clients + 4096, log, usage);
   const t0 = Date.now();
   const hardDeadline =
     t0 +
