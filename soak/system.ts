@@ -11,9 +11,11 @@ function nofile(): { soft: number; hard: number } {
 }
 
 /**
- * Every process of the run (server, workers) inherits this process's file limit: when it is too
- * low, re-run this script under `prlimit --nofile=N:N` (root may raise the hard limit too), or
- * `bash -c 'ulimit -n N'` where prlimit is missing.
+ * Every process of the run (server, workers) inherits this process's file limit (Node already
+ * raised its soft limit to the hard one). When that is too low, re-run this script under
+ * `prlimit --nofile=N:N` (raising the hard limit needs CAP_SYS_RESOURCE, which root usually
+ * has), or `bash -c 'ulimit -n N'` where prlimit is missing; the first limit that can be set is
+ * used. Exits with a usage error when none can.
  */
 export function ensureFileLimit(
   needed: number,
@@ -22,34 +24,31 @@ export function ensureFileLimit(
 ): void {
   const { soft, hard } = nofile();
   if (soft >= needed) return;
-  if (process.env.TSBOND_SOAK_REEXEC === '1') {
-    usage(
-      `open file limit ${String(soft)} below the ${String(needed)} this run needs (could not raise it)`,
-    );
-  }
-  const root = process.getuid?.() === 0;
-  const n = root ? Math.max(needed, 65_536) : Math.min(hard, Math.max(needed, 65_536));
+  const why = `the open file limit is ${String(soft)} (hard ${String(hard)}), this run needs ${String(needed)}`;
+  if (process.env.TSBOND_SOAK_REEXEC === '1') usage(`${why} (could not raise it)`);
   const args = [...process.execArgv, process.argv[1] ?? '', ...process.argv.slice(2)];
+  const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
   const env = { ...process.env, TSBOND_SOAK_REEXEC: '1' };
-  log(`raising the open file limit from ${String(soft)} to ${String(n)} (re-exec)`);
-  let r = spawnSync(
-    'prlimit',
-    [`--nofile=${String(n)}:${String(n)}`, '--', process.execPath, ...args],
-    {
-      stdio: 'inherit',
-      env,
-    },
-  );
-  if (r.error !== undefined) {
-    const quoted = [process.execPath, ...args]
-      .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
-      .join(' ');
-    r = spawnSync('bash', ['-c', `ulimit -n ${String(n)} && exec ${quoted}`], {
-      stdio: 'inherit',
-      env,
-    });
+  for (const n of [Math.max(needed, 65_536), needed]) {
+    const limit = `--nofile=${String(n)}:${String(n)}`;
+    if (spawnSync('prlimit', [limit, '--', 'true']).status === 0) {
+      log(`${why}: re-running under prlimit ${limit}`);
+      const r = spawnSync('prlimit', [limit, '--', process.execPath, ...args], {
+        stdio: 'inherit',
+        env,
+      });
+      process.exit(r.status ?? 1);
+    }
+    if (spawnSync('bash', ['-c', `ulimit -n ${String(n)}`]).status === 0) {
+      log(`${why}: re-running under ulimit -n ${String(n)}`);
+      const r = spawnSync('bash', ['-c', `ulimit -n ${String(n)} && exec ${quoted}`], {
+        stdio: 'inherit',
+        env,
+      });
+      process.exit(r.status ?? 1);
+    }
   }
-  process.exit(r.status ?? 1);
+  usage(`${why}, and it cannot be raised here (run as root, or raise the hard limit: ulimit -Hn)`);
 }
 
 /** Listen-queue counters of the kernel (this network namespace), from /proc/net/netstat. */
