@@ -72,6 +72,11 @@ export interface HttpCostData {
   readonly overhead: number;
   /** Per round: with / without - 1. */
   readonly roundOverheads: readonly number[];
+  /**
+   * What HTTP itself costs, in server CPU ms per wall second: median with HTTP minus median
+   * without (independent of the load; the overhead ratio is this over the load's own CPU).
+   */
+  readonly httpCpuMsPerS: number;
   readonly withinTarget: boolean;
 }
 
@@ -216,6 +221,7 @@ export function summaryText(d: HttpCostData): string {
     `median server CPU per delivered update: ${d.medianWithout.toFixed(4)} us without HTTP, ` +
     `${d.medianWith.toFixed(4)} us with the page open and /metrics every ${String(d.scrapeMs)} ms: ` +
     `${pctText(d.overhead)} (per round: ${d.roundOverheads.map(pctText).join(', ')}); ` +
+    `HTTP itself ${d.httpCpuMsPerS.toFixed(1)} ms server CPU per second; ` +
     (d.smoke
       ? 'smoke sizes: not judged'
       : `target within ${String(TARGET * 100)}%: ${d.withinTarget ? 'met' : 'NOT met'}`)
@@ -277,8 +283,15 @@ export async function runHttpCost(ctx: ExtraContext): Promise<ExtraResult> {
     const wo = runs.find((r) => r.round === i + 1 && !r.http);
     return (w?.cpuUsPerUpdate ?? Number.NaN) / (wo?.cpuUsPerUpdate ?? Number.NaN) - 1;
   });
+  const msPerS = (http: boolean): number =>
+    median(
+      runs
+        .filter((r) => r.http === http && r.wallS > 0)
+        .map((r) => (r.serverCpuS / r.wallS) * 1000),
+    );
   const d: HttpCostData = {
     smoke,
+    httpCpuMsPerS: msPerS(true) - msPerS(false),
     clients: ctx.options.fanout.clients,
     rate: p.rate,
     durationS: p.durationS,
@@ -308,6 +321,12 @@ export async function runHttpCost(ctx: ExtraContext): Promise<ExtraResult> {
     {
       figure: `server CPU per delivered update, page open + /metrics every ${String(p.scrapeMs / 1000)} s (median)`,
       value: `${medianWith.toFixed(4)} us`,
+      command: cmd,
+      defaults,
+    },
+    {
+      figure: 'server CPU of HTTP itself (median with - median without)',
+      value: `${d.httpCpuMsPerS.toFixed(1)} ms per second`,
       command: cmd,
       defaults,
     },
