@@ -194,7 +194,9 @@ function list(s: string): string[] {
 function numbers(name: string, s: string): number[] {
   return list(s).map((x) => {
     const n = Number(x.replace(/_/g, ''));
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: '${x}' is not a number >= 0`);
+    if (!Number.isFinite(n) || n < 0) {
+      throw new UsageError(`--${name}: '${x}' is not a number >= 0`);
+    }
     return n;
   });
 }
@@ -202,7 +204,7 @@ function numbers(name: string, s: string): number[] {
 function int(name: string, s: string, min: number): number {
   const n = Number(s.replace(/_/g, ''));
   if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer >= ${String(min)}`);
+    throw new UsageError(`--${name} must be an integer >= ${String(min)}`);
   return n;
 }
 
