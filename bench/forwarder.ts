@@ -12,11 +12,16 @@
  * (cork, write the ranges, uncork: one writev), scheduled with setImmediate after the turn's
  * reads. KEEPALIVE and HELLO replies go straight to the socket, ahead of queued data.
  *
- * Usage: node --import tsx bench/forwarder.ts [--listen [::1]:0]; reports
- * {event:'listening', port} over IPC when forked, else prints it as a JSON line.
+ * Usage: node --import tsx bench/forwarder.ts [--listen [::1]:0] [--tls-cert F --tls-key F
+ * --tls-ca F]; reports {event:'listening', port} over IPC when forked, else prints it as a JSON
+ * line. With the TLS files it listens for mutual TLS instead (clients must present a certificate
+ * signed by the CA): the ceiling of fan-out over TLS, and the generator's TLS path tested without
+ * a server that has TLS.
  */
 
+import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { parseArgs } from 'node:util';
 
 import { encodeHello, encodeKeepalive } from '../src/wire/encode.js';
@@ -186,10 +191,18 @@ function uncongest(c: Conn): void {
   if (congested.delete(c) && congested.size === 0) for (const x of conns) x.socket.resume();
 }
 
-const { values } = parseArgs({ options: { listen: { type: 'string', default: '[::1]:0' } } });
+const { values } = parseArgs({
+  options: {
+    listen: { type: 'string', default: '[::1]:0' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-ca': { type: 'string' },
+  },
+});
 const hp = parseHostPort(values.listen);
 
-const server = createServer({ noDelay: true }, (socket) => {
+function onConnection(socket: Socket): void {
+  socket.setNoDelay(true);
   const c = new Conn(socket);
   conns.add(c);
   if (congested.size > 0) socket.pause();
@@ -203,7 +216,27 @@ const server = createServer({ noDelay: true }, (socket) => {
     conns.delete(c);
     uncongest(c);
   });
-});
+}
+
+const tlsFiles = [values['tls-cert'], values['tls-key'], values['tls-ca']];
+if (tlsFiles.some((f) => f !== undefined) && tlsFiles.some((f) => f === undefined)) {
+  throw new Error('forwarder: --tls-cert, --tls-key and --tls-ca go together');
+}
+const server =
+  values['tls-cert'] === undefined
+    ? createServer({ noDelay: true }, onConnection)
+    : createTlsServer(
+        {
+          cert: readFileSync(values['tls-cert']),
+          key: readFileSync(values['tls-key'] ?? ''),
+          ca: readFileSync(values['tls-ca'] ?? ''),
+          requestCert: true,
+          rejectUnauthorized: true,
+        },
+        onConnection,
+      );
+// A refused TLS handshake (no or a wrong client certificate) is not the forwarder's failure.
+server.on('tlsClientError', () => undefined);
 
 server.listen({ host: hp.host, port: hp.port }, () => {
   const a = server.address();

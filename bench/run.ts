@@ -10,6 +10,8 @@
  *   node --import tsx bench/run.ts storm paced-one client-sync
  *   node --import tsx bench/run.ts sync memory withdraw --server tsbond,go --routes 1000000
  *   node --import tsx bench/run.ts --smoke [--peers]  tiny sizes, correctness only (CI)
+ *   node --import tsx bench/run.ts http-cost        the status page's cost (npm run bench:http)
+ *   node --import tsx bench/run.ts fanout-tls       fan-out over mutual TLS beside plain TCP
  *
  * See --help (bench/lib/options.ts) for every option. Extra benchmark modules (kernel, HTTP
  * cost, ...) are wired below (EXTRA_MODULES).
@@ -22,8 +24,9 @@ import { join, resolve } from 'node:path';
 
 import type { ExtraModule } from './lib/extra.js';
 import { progress } from './lib/format.js';
+import { httpCostModule } from './lib/http-cost.js';
 import { machineInfo } from './lib/machine.js';
-import { HELP, UsageError, parseOptions, type Options } from './lib/options.js';
+import { UsageError, helpText, parseOptions, type Options } from './lib/options.js';
 import { REPO_ROOT, installCleanup } from './lib/procs.js';
 import { printReport } from './lib/report-text.js';
 import { writeMarkdown } from './lib/report-md.js';
@@ -31,15 +34,16 @@ import type { RunResults } from './lib/results.js';
 import { smokeVerdict } from './lib/smoke.js';
 import { runSuite } from './lib/suite.js';
 import { SERVER_LABEL, peerAvailable, type ServerKind } from './lib/servers.js';
+import { tlsFanoutModule } from './lib/tls-fanout.js';
 
 /**
  * Extra benchmark modules (bench/lib/extra.ts: kernel route installation, HTTP cost, ...), in the
  * order they run after the built-in benchmarks. Wire a module by importing it and listing it here:
  *
- *   import { kernelModule } from './lib/kernel.js';
- *   const EXTRA_MODULES: readonly ExtraModule[] = [kernelModule];
+ *   import { kernelModule } from './lib/kernel-module.js';
+ *   const EXTRA_MODULES: readonly ExtraModule[] = [httpCostModule, tlsFanoutModule, kernelModule];
  */
-const EXTRA_MODULES: readonly ExtraModule[] = [];
+const EXTRA_MODULES: readonly ExtraModule[] = [httpCostModule, tlsFanoutModule];
 
 let o: Options;
 try {
@@ -48,7 +52,7 @@ try {
   if (e instanceof UsageError) {
     const msg = e.message;
     (msg === '' ? process.stdout : process.stderr).write(
-      `${msg === '' ? '' : `${msg}\n\n`}${HELP}\n`,
+      `${msg === '' ? '' : `${msg}\n\n`}${helpText(EXTRA_MODULES)}\n`,
     );
     process.exit(msg === '' ? 0 : 2);
   }

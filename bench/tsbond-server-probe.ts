@@ -14,17 +14,40 @@
  * How: MetalBondServer.start is wrapped before the command runs, so the instance the CLI starts
  * (with the configuration the CLI built) is captured; nothing else is changed.
  *
+ * The same for the HTTP listeners: with `--http ADDR` and/or `--metrics ADDR` (the HTTP cost
+ * benchmark passes `[::1]:0` for both), StatusServer.start is wrapped too, and the 'listening'
+ * message waits for as many listeners as those flags ask for and carries their ports.
+ *
  * IPC: {op:'mem'} answers process.memoryUsage() after a full GC; {op:'stats'} route and peer
  * counts, counters, the largest peer queue and RSS; {op:'config'} the server's resolved
  * configuration as far as it can be serialised; {op:'shutdown'} stops and exits (which also
- * writes the CPU profile). The 'listening' message carries the argv used and the time the
- * server was listening (for the sync delay: SYNCED is held back for its first 15 s).
+ * writes the CPU profile). The 'listening' message carries the argv used, the time the server
+ * was listening (for the sync delay: SYNCED is held back for its first 15 s) and the ports of
+ * the HTTP listeners (`http`, `metrics`).
  */
 
+import { StatusServer } from '../src/http/status-server.js';
 import { MetalBondServer } from '../src/server/server.js';
 import { serverCommand } from '../src/cli/server-cmd.js';
 
 const args = process.argv.slice(2);
+
+// HTTP listeners the flags ask for (`--http X`, `--http=X`; not `--http-allow-host`).
+const httpWanted = args.filter((a) => /^--(http|metrics)(=|$)/.test(a)).length;
+const httpPorts: { http?: number; metrics?: number } = {};
+let httpStarted = 0;
+let httpAllStarted: () => void = () => undefined;
+const httpReady = new Promise<void>((resolve) => {
+  httpAllStarted = resolve;
+  if (httpWanted === 0) resolve();
+});
+const originalHttp = StatusServer.start.bind(StatusServer);
+StatusServer.start = async (...a: Parameters<typeof StatusServer.start>) => {
+  const s = await originalHttp(...a);
+  httpPorts[(a[1].mode ?? 'full') === 'full' ? 'http' : 'metrics'] = s.address.port;
+  if (++httpStarted >= httpWanted) httpAllStarted();
+  return s;
+};
 
 let started: (s: MetalBondServer) => void = () => undefined;
 const captured = new Promise<MetalBondServer>((resolve) => {
@@ -48,6 +71,7 @@ serverCommand()
   });
 const server: MetalBondServer = await captured;
 const listeningAt = Date.now();
+await httpReady;
 
 interface ProbeRequest {
   seq: number;
@@ -120,4 +144,5 @@ process.send?.({
   port: server.address.port,
   argv: args,
   listeningAt,
+  ...httpPorts,
 });

@@ -4,6 +4,8 @@
  * receives; the driver talks to it over IPC (bench/lib/protocol.ts). It dies with its parent.
  */
 
+import { readFileSync } from 'node:fs';
+
 import { FanoutFrames, TableFrames, probeFrame } from './lib/frames.js';
 import {
   emptyGroup,
@@ -36,6 +38,17 @@ function conn(id: string): RawConn {
 }
 
 const publishing = new Publishing();
+
+/** PEM files read once per worker (TLS connections). */
+const pemCache = new Map<string, Buffer>();
+function pem(file: string): Buffer {
+  let b = pemCache.get(file);
+  if (b === undefined) {
+    b = readFileSync(file);
+    pemCache.set(file, b);
+  }
+  return b;
+}
 
 // ---- stats ----
 
@@ -175,6 +188,14 @@ async function run(cmd: Command): Promise<Omit<Reply, 'seq' | 'ok'>> {
             features: spec.features,
             sums: spec.sums,
             view: spec.view,
+            tls:
+              cmd.target.tls === undefined
+                ? undefined
+                : {
+                    ca: pem(cmd.target.tls.ca),
+                    cert: spec.tls === undefined ? undefined : pem(spec.tls.cert),
+                    key: spec.tls === undefined ? undefined : pem(spec.tls.key),
+                  },
           });
           groupOf.set(spec.id, spec.group ?? 'all');
           c.setLostHandler((x) => {

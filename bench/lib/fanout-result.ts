@@ -94,7 +94,15 @@ export interface FanoutResult {
     readonly machine: number;
     /** CPU used by processes outside this run (other work on the machine), in cores. */
     readonly others: number;
+    /**
+     * Server CPU seconds (user + system) and the wall time they were measured over: from the
+     * start of publishing to the end of the drain (absent in older results).
+     */
+    readonly serverSeconds?: number;
+    readonly wallSeconds?: number;
   };
+  /** Transport of the generator's connections (absent: plain TCP). */
+  readonly transport?: 'tcp' | 'tls';
   /** Largest server RSS seen (sampled every second), and for tsbond the largest peer queue. */
   readonly serverPeakRss: number;
   readonly serverPeakQueuedBytes: number | undefined;

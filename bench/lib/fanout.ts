@@ -46,6 +46,19 @@ export interface FanoutOptions {
   readonly limitPerClient: number;
   /** Keep the exact view of every receiver (smoke: cheap at its sizes), not only paced ones. */
   readonly viewAll: boolean;
+  /**
+   * Connect over mutual TLS (lib/tls-certs.ts): to `port` (default the server's port) with the
+   * CA file and, client i, the certificate `clients[i % clients.length]`.
+   */
+  readonly tls?: TlsFanout | undefined;
+}
+
+export interface TlsFanout {
+  /** The server's TLS listener (default: its main port). */
+  readonly port?: number;
+  /** PEM files. */
+  readonly ca: string;
+  readonly clients: readonly { readonly cert: string; readonly key: string }[];
 }
 
 const TAG = (s: string, fleet: FleetName, mode: string): string =>
@@ -68,11 +81,20 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
   const countGroups = f.groups.filter((g) => g.track === 'count').map((g) => g.name);
   const viewGroups = f.groups.filter((g) => g.track === 'view').map((g) => g.name);
   const mode = o.rate > 0 ? 'paced' : 'unpaced';
-  const tag = TAG(server.kind, f.name, mode === 'paced' ? `paced ${fmtRate(o.rate)}/s` : 'unpaced');
+  const tag = TAG(
+    `${server.kind}${o.tls === undefined ? '' : ' over TLS'}`,
+    f.name,
+    mode === 'paced' ? `paced ${fmtRate(o.rate)}/s` : 'unpaced',
+  );
   const workers = Math.max(1, Math.min(o.workers, clients));
   const pool = new WorkerPool(workers);
   try {
-    const target = { host: server.host, port: server.port };
+    const target = {
+      host: server.host,
+      port: o.tls?.port ?? server.port,
+      ...(o.tls === undefined ? {} : { tls: { ca: o.tls.ca } }),
+    };
+    const tlsClients = o.tls?.clients ?? [];
     const byWorker = pool.workers.map((w) =>
       Array.from({ length: clients }, (_, i) => i).filter((i) => i % workers === w.index),
     );
@@ -89,6 +111,7 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
             features: g?.features,
             group: g?.name,
             view: g?.track === 'view' || o.viewAll,
+            tls: tlsClients.length === 0 ? undefined : tlsClients[i % tlsClients.length],
           };
         }),
         keepalive: o.keepalive,
@@ -315,7 +338,10 @@ export async function runFanout(server: RunningServer, o: FanoutOptions): Promis
             (cpu.groups.generators?.coreShare ?? 0) -
             (cpu.groups.driver?.coreShare ?? 0),
         ),
+        serverSeconds: cpu.groups.server?.cpuSeconds ?? 0,
+        wallSeconds: cpu.wallSeconds,
       },
+      transport: o.tls === undefined ? 'tcp' : 'tls',
       serverPeakRss: peakRss,
       serverPeakQueuedBytes: peakQueue,
       limitedBy: '',

@@ -2,7 +2,7 @@
 
 import { parseArgs } from 'node:util';
 
-import type { ExtraModule } from './extra.js';
+import type { ExtraModule, ExtraOption } from './extra.js';
 import { FLEET_NAMES, type FleetName } from './fleet.js';
 import { FEATURE_REASSEMBLY } from './hello.js';
 import { SERVER_KINDS, type ServerKind } from './servers.js';
@@ -19,7 +19,7 @@ BENCHMARK: fanout, paced-one, storm, client-sync, sync, memory, withdraw, profil
   client-sync  a default tsbond client syncs a loaded VNI from a default server (issue 11)
   sync, memory, withdraw   one loaded table per server and size (issue 6)
   profile      tsbond under unpaced fan-out with --cpu-prof
-  (extra modules wired in bench/run.ts run under their own names)
+  (extra modules wired in bench/run.ts run under their own names, listed at the end)
 
 Servers and their configuration
   --server LIST        tsbond,go,rust,forwarder (default: tsbond; all four for 'all'). The
@@ -94,6 +94,17 @@ General
   --max-minutes M      abort the whole run after M minutes (default 90)
   -h, --help`;
 
+/** HELP plus the extra modules' names, titles and options. */
+export function helpText(extra: readonly ExtraModule[]): string {
+  if (extra.length === 0) return HELP;
+  const lines = ['', 'Extra modules (BENCHMARK names; `all` runs those marked *)'];
+  for (const m of extra) {
+    lines.push(`  ${m.name.padEnd(12)} ${m.inAll ? '*' : ' '} ${m.title}`);
+  }
+  for (const m of extra) if (m.help !== undefined) lines.push('', m.help);
+  return `${HELP}\n${lines.join('\n')}`;
+}
+
 export type Benchmark =
   'fanout' | 'paced-one' | 'storm' | 'client-sync' | 'sync' | 'memory' | 'withdraw' | 'profile';
 
@@ -167,6 +178,8 @@ export interface Options {
   readonly out: string | undefined;
   readonly quietS: number;
   readonly maxMinutes: number;
+  /** Values of the extra modules' own options, by option name. */
+  readonly extraArgs: Readonly<Record<string, string | boolean | undefined>>;
   /** `report FILE.json`: no measurement. */
   readonly report: { readonly file: string; readonly markdown: boolean } | undefined;
 }
@@ -181,7 +194,9 @@ function list(s: string): string[] {
 function numbers(name: string, s: string): number[] {
   return list(s).map((x) => {
     const n = Number(x.replace(/_/g, ''));
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: '${x}' is not a number >= 0`);
+    if (!Number.isFinite(n) || n < 0) {
+      throw new UsageError(`--${name}: '${x}' is not a number >= 0`);
+    }
     return n;
   });
 }
@@ -189,7 +204,7 @@ function numbers(name: string, s: string): number[] {
 function int(name: string, s: string, min: number): number {
   const n = Number(s.replace(/_/g, ''));
   if (!Number.isInteger(n) || n < min)
-    throw new Error(`--${name} must be an integer >= ${String(min)}`);
+    throw new UsageError(`--${name} must be an integer >= ${String(min)}`);
   return n;
 }
 
@@ -211,59 +226,79 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
       i++;
     } else args.push(a);
   }
-  const { values: v, positionals } = parseArgs({
+  const own = {
+    server: { type: 'string' },
+    'server-flags': { type: 'string' },
+    'compare-flags': { type: 'string' },
+    keepalive: { type: 'string', default: '5' },
+    fleet: { type: 'string' },
+    features: { type: 'string', default: String(FEATURE_REASSEMBLY) },
+    'mixed-plain': { type: 'string', default: '5' },
+    clients: { type: 'string', default: '50' },
+    batch: { type: 'string', default: '100' },
+    duration: { type: 'string', default: '10' },
+    'ladder-duration': { type: 'string', default: '5' },
+    rate: { type: 'string', default: '5000,10000,25000,50000,100000,200000,400000,800000,0' },
+    'no-extend': { type: 'boolean', default: false },
+    'max-rate': { type: 'string', default: '25600000' },
+    refine: { type: 'string', default: '2' },
+    retry: { type: 'string', default: '1' },
+    repeat: { type: 'string' },
+    'fleet-repeat': { type: 'string' },
+    'paced-repeat': { type: 'string' },
+    'view-drain-timeout': { type: 'string', default: '300' },
+    'limit-per-client': { type: 'string', default: '0' },
+    workers: { type: 'string', default: '2' },
+    cycle: { type: 'string', default: '64' },
+    'storm-routes': { type: 'string', default: '1000000' },
+    'storm-subscribers': { type: 'string', default: '200' },
+    'storm-timeout': { type: 'string', default: '180' },
+    'storm-rss-abort': { type: 'string', default: '4096' },
+    'client-routes': { type: 'string', default: '1000000' },
+    'sync-delay': { type: 'string', default: '15' },
+    routes: { type: 'string', default: '100000,1000000' },
+    victim: { type: 'string', default: '100000' },
+    announcers: { type: 'string', default: '4' },
+    window: { type: 'string', default: '1000' },
+    'withdraw-runs': { type: 'string', default: '9' },
+    'withdraw-warmup': { type: 'string', default: '5' },
+    'no-withdraw-shrink': { type: 'boolean', default: false },
+    smoke: { type: 'boolean', default: false },
+    peers: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    markdown: { type: 'boolean' },
+    'no-markdown': { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    quiet: { type: 'string', default: '0' },
+    'go-log-null': { type: 'boolean', default: false },
+    'max-minutes': { type: 'string', default: '90' },
+    help: { type: 'boolean', short: 'h', default: false },
+  } as const;
+  const moduleOptions: Record<string, ExtraOption> = {};
+  for (const m of extra) {
+    for (const [name, spec] of Object.entries(m.options ?? {})) {
+      if (name in own || name in moduleOptions) {
+        throw new Error(`option --${name} of module '${m.name}' is defined twice`);
+      }
+      moduleOptions[name] = spec;
+    }
+  }
+  const parsed = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      server: { type: 'string' },
-      'server-flags': { type: 'string' },
-      'compare-flags': { type: 'string' },
-      keepalive: { type: 'string', default: '5' },
-      fleet: { type: 'string' },
-      features: { type: 'string', default: String(FEATURE_REASSEMBLY) },
-      'mixed-plain': { type: 'string', default: '5' },
-      clients: { type: 'string', default: '50' },
-      batch: { type: 'string', default: '100' },
-      duration: { type: 'string', default: '10' },
-      'ladder-duration': { type: 'string', default: '5' },
-      rate: { type: 'string', default: '5000,10000,25000,50000,100000,200000,400000,800000,0' },
-      'no-extend': { type: 'boolean', default: false },
-      'max-rate': { type: 'string', default: '25600000' },
-      refine: { type: 'string', default: '2' },
-      retry: { type: 'string', default: '1' },
-      repeat: { type: 'string' },
-      'fleet-repeat': { type: 'string' },
-      'paced-repeat': { type: 'string' },
-      'view-drain-timeout': { type: 'string', default: '300' },
-      'limit-per-client': { type: 'string', default: '0' },
-      workers: { type: 'string', default: '2' },
-      cycle: { type: 'string', default: '64' },
-      'storm-routes': { type: 'string', default: '1000000' },
-      'storm-subscribers': { type: 'string', default: '200' },
-      'storm-timeout': { type: 'string', default: '180' },
-      'storm-rss-abort': { type: 'string', default: '4096' },
-      'client-routes': { type: 'string', default: '1000000' },
-      'sync-delay': { type: 'string', default: '15' },
-      routes: { type: 'string', default: '100000,1000000' },
-      victim: { type: 'string', default: '100000' },
-      announcers: { type: 'string', default: '4' },
-      window: { type: 'string', default: '1000' },
-      'withdraw-runs': { type: 'string', default: '9' },
-      'withdraw-warmup': { type: 'string', default: '5' },
-      'no-withdraw-shrink': { type: 'boolean', default: false },
-      smoke: { type: 'boolean', default: false },
-      peers: { type: 'boolean', default: false },
-      profile: { type: 'boolean', default: false },
-      markdown: { type: 'boolean' },
-      'no-markdown': { type: 'boolean', default: false },
-      'no-build': { type: 'boolean', default: false },
-      out: { type: 'string' },
-      quiet: { type: 'string', default: '0' },
-      'go-log-null': { type: 'boolean', default: false },
-      'max-minutes': { type: 'string', default: '90' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
+    options: { ...own, ...moduleOptions },
   });
+  const { positionals } = parsed;
+  // The built-in options keep their precise types; the modules' values are read by name.
+  const v = parsed.values;
+  const extraArgs: Record<string, string | boolean | undefined> = {};
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  for (const [name, spec] of Object.entries(moduleOptions)) {
+    const x = values[name];
+    if (spec.min !== undefined && typeof x === 'string') int(name, x, spec.min);
+    extraArgs[name] = x;
+  }
   if (v.help) throw new UsageError('');
   const report =
     positionals[0] === 'report'
@@ -371,6 +406,7 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
     out: v.out,
     quietS: Number(v.quiet),
     maxMinutes: Number(v['max-minutes']),
+    extraArgs,
     report,
   };
 }

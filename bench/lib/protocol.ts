@@ -14,11 +14,15 @@ export interface ConnSpec {
   readonly sums?: boolean | undefined;
   /** Keep the exact view of the received routes (a Map; a few receivers only). */
   readonly view?: boolean | undefined;
+  /** With a TLS target: this client's certificate and key (PEM files). */
+  readonly tls?: { readonly cert: string; readonly key: string } | undefined;
 }
 
 export interface Target {
   readonly host: string;
   readonly port: number;
+  /** Connect over TLS, verifying the server against this CA (PEM file). */
+  readonly tls?: { readonly ca: string } | undefined;
 }
 
 export type Command =

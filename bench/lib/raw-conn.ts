@@ -8,6 +8,7 @@
 
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { connect as tlsConnect } from 'node:tls';
 
 import { encodeKeepalive, encodeSubscribe } from '../../src/wire/encode.js';
 import { FrameCounter } from './frame-counter.js';
@@ -42,6 +43,15 @@ export interface ConnOptions {
   readonly sums?: boolean | undefined;
   /** Keep the exact view of the received routes (a Map: for a few receivers only). */
   readonly view?: boolean | undefined;
+  /** Connect over TLS (mutual when a certificate is given); the MetalBond session runs inside. */
+  readonly tls?: TlsClientOptions | undefined;
+}
+
+/** PEM contents. The server is verified against `ca` (its certificate must name `host`). */
+export interface TlsClientOptions {
+  readonly ca: string | Buffer;
+  readonly cert?: string | Buffer | undefined;
+  readonly key?: string | Buffer | undefined;
 }
 
 export class RawConn {
@@ -87,17 +97,27 @@ export class RawConn {
   }
 
   static async open(id: string, o: ConnOptions): Promise<RawConn> {
-    const socket = connect({ host: o.host, port: o.port, noDelay: true });
+    const socket =
+      o.tls === undefined
+        ? connect({ host: o.host, port: o.port, noDelay: true })
+        : tlsConnect({
+            host: o.host,
+            port: o.port,
+            ca: o.tls.ca,
+            cert: o.tls.cert,
+            key: o.tls.key,
+          });
+    if (o.tls !== undefined) socket.setNoDelay(true);
     const conn = new RawConn(id, socket, o.features, o);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         reject(new Error(`${id}: connect timeout`));
       }, o.timeoutMs);
-      socket.once('connect', () => {
+      socket.once(o.tls === undefined ? 'connect' : 'secureConnect', () => {
         clearTimeout(t);
         resolve();
       });
-      socket.once('error', (e) => {
+      socket.once('error', (e: Error) => {
         clearTimeout(t);
         reject(e);
       });

@@ -288,7 +288,8 @@ export async function writeMarkdown(r: RunResults, file: string, jsonFile: strin
     }
   }
   for (const [name, x] of Object.entries(r.extra ?? {})) {
-    lines.push(`## ${name}`, '');
+    lines.push(`## ${x.title ?? name}`, '');
+    if (x.skipped !== undefined) lines.push(`Not measured: ${x.skipped}.`, '');
     if (x.markdown !== undefined) lines.push(x.markdown, '');
     else if (x.figures.length > 0) {
       lines.push(
@@ -299,7 +300,7 @@ export async function writeMarkdown(r: RunResults, file: string, jsonFile: strin
             f.value,
             f.target === undefined
               ? ''
-              : `${f.target}: ${f.met === true ? 'met' : f.met === false ? 'not met' : ''}`,
+              : `${f.target}: ${f.notMeasured !== undefined ? 'not measured' : f.met === true ? 'met' : f.met === false ? 'not met' : ''}`,
             f.command === undefined ? '' : `\`${f.command}\``,
             f.defaults === false ? 'non-default' : 'defaults',
           ]),

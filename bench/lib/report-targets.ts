@@ -196,7 +196,12 @@ export function targets(r: RunResults): TargetRow[] {
       rows.push({
         target: `${name}: ${f.figure} ${f.target}`,
         measured: f.value,
-        status: f.met === undefined ? 'recorded' : status(f.met),
+        status:
+          f.notMeasured !== undefined
+            ? 'not measured'
+            : f.met === undefined
+              ? 'recorded'
+              : status(f.met),
         command: f.command ?? `${RUN} ${name}`,
         flags: f.defaults === false ? 'non-default' : 'defaults',
       });

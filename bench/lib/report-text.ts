@@ -68,12 +68,22 @@ export function printReport(r: RunResults): void {
     }
   }
   for (const [name, x] of Object.entries(r.extra ?? {})) {
-    out.push(`\n${name}${x.ok ? '' : ` FAILED: ${x.problems.join('; ')}`}`);
+    out.push(
+      `\n${x.title ?? name} (${name})` +
+        (x.skipped === undefined ? '' : `: not measured: ${x.skipped}`) +
+        (x.ok ? '' : ` FAILED: ${x.problems.join('; ')}`),
+    );
     if (x.figures.length > 0) {
       out.push(
         textTable(
           ['figure', 'value', 'target'],
-          x.figures.map((f) => [f.figure, f.value, f.target ?? '']),
+          x.figures.map((f) => [
+            f.figure,
+            f.value,
+            f.target === undefined
+              ? ''
+              : `${f.target}${f.notMeasured !== undefined ? ' (not measured)' : f.met === undefined ? '' : f.met ? ' (met)' : ' (NOT met)'}`,
+          ]),
         ),
       );
     }

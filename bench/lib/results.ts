@@ -109,3 +109,11 @@ export function mainRuns(r: RunResults, kind: ServerKind): FanoutResult[] {
     ? runsOf(r, kind, fleet, fleet === 'legacy' ? undefined : (r.serverFlags ?? []))
     : runsOf(r, kind, fleet);
 }
+
+/** The median of the finite numbers (NaN when there is none). */
+export function medianOf(xs: readonly number[]): number {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
+}

@@ -80,20 +80,24 @@ export class Runner {
     }
   }
 
-  /** A server under test with the run's options (tsbond: the run's flags unless given). */
+  /**
+   * A server under test with the run's options. tsbond: `flags` (flags of `tsbond server`), else
+   * the run's flags; the forwarder: `flags` (bench/forwarder.ts), else none; Go, rustbond: none.
+   */
   async start(
     kind: ServerKind,
-    flags: readonly string[] = this.o.serverFlags,
+    flags?: readonly string[],
     cpuProfileDir?: string,
   ): Promise<RunningServer> {
+    const own = kind === 'tsbond' ? (flags ?? this.o.serverFlags) : flags;
     const server = await startServer(kind, {
       keepalive: this.o.keepalive,
       logDir: this.env.logDir,
       goLogNull: this.o.goLogNull,
-      serverFlags: kind === 'tsbond' ? flags : undefined,
+      serverFlags: kind === 'tsbond' || kind === 'forwarder' ? own : undefined,
       cpuProfileDir,
     });
-    if (kind === 'tsbond' && this.out.serverConfig === undefined && flags === this.o.serverFlags) {
+    if (kind === 'tsbond' && this.out.serverConfig === undefined && own === this.o.serverFlags) {
       this.out.serverConfig = await server.config().catch(() => undefined);
     }
     return server;

@@ -52,6 +52,10 @@ export interface RunningServer {
   readonly flags: readonly string[];
   /** When the server was listening (ms since the epoch). */
   readonly listeningAt: number;
+  /** tsbond: the port of `--http` (status page, API, /metrics), when given. */
+  readonly httpPort?: number | undefined;
+  /** tsbond: the port of `--metrics` (/metrics, /healthz, /readyz only), when given. */
+  readonly metricsPort?: number | undefined;
   memory(): Promise<MemorySample>;
   /** Routes in the server's table, when it can tell. */
   routeCount(): Promise<number | undefined>;
@@ -78,7 +82,10 @@ export interface StartOptions {
   readonly logDir: string;
   /** Go: send its (per-route, info-level) log to /dev/null instead of a file. */
   readonly goLogNull?: boolean | undefined;
-  /** tsbond: flags of `tsbond server` added to the defaults (e.g. ['--no-pacing']). */
+  /**
+   * tsbond: flags of `tsbond server` added to the defaults (e.g. ['--no-pacing']); forwarder:
+   * flags of bench/forwarder.ts (e.g. its TLS files).
+   */
   readonly serverFlags?: readonly string[] | undefined;
 }
 
@@ -135,7 +142,7 @@ class IpcClient {
 }
 
 /** Waits until a TCP connect to [::1]:port succeeds (then closes that connection at once). */
-async function waitListening(port: number): Promise<void> {
+export async function waitListening(port: number): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -153,10 +160,14 @@ async function waitListening(port: number): Promise<void> {
   }
 }
 
-async function listeningMessage(
-  c: ChildProcess,
-  what: string,
-): Promise<{ port: number; listeningAt: number }> {
+interface Listening {
+  readonly port: number;
+  readonly listeningAt: number;
+  readonly httpPort: number | undefined;
+  readonly metricsPort: number | undefined;
+}
+
+async function listeningMessage(c: ChildProcess, what: string): Promise<Listening> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
       reject(new Error(`${what} did not start within 30 s`));
@@ -164,10 +175,13 @@ async function listeningMessage(
     c.on('message', (m: unknown) => {
       if (typeof m === 'object' && m !== null && (m as { event?: unknown }).event === 'listening') {
         clearTimeout(t);
-        const at = (m as { listeningAt?: unknown }).listeningAt;
+        const x = m as { port?: unknown; listeningAt?: unknown; http?: unknown; metrics?: unknown };
+        const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
         resolve({
-          port: Number((m as { port?: unknown }).port),
-          listeningAt: typeof at === 'number' ? at : Date.now(),
+          port: Number(x.port),
+          listeningAt: num(x.listeningAt) ?? Date.now(),
+          httpPort: num(x.http),
+          metricsPort: num(x.metrics),
         });
       }
     });
@@ -195,7 +209,10 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
     ['ignore', 'inherit', fd, 'ipc'],
   );
   closeSync(fd);
-  const { port, listeningAt } = await listeningMessage(c, 'tsbond server').catch((e: unknown) => {
+  const { port, listeningAt, httpPort, metricsPort } = await listeningMessage(
+    c,
+    'tsbond server',
+  ).catch((e: unknown) => {
     const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
     throw new Error(`${e instanceof Error ? e.message : String(e)}: ${tail}`);
   });
@@ -207,6 +224,8 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
     port,
     flags: serverFlags,
     listeningAt,
+    httpPort,
+    metricsPort,
     rssNow: () => procRss(c.pid ?? 0),
     async config() {
       const r = await ipc.request('config');
@@ -246,15 +265,16 @@ async function startTsbond(o: StartOptions): Promise<RunningServer> {
   };
 }
 
-async function startForwarder(): Promise<RunningServer> {
-  const c = forkTs('bench/forwarder.ts', ['--listen', `[${HOST}]:0`]);
+async function startForwarder(o: StartOptions): Promise<RunningServer> {
+  const flags = [...(o.serverFlags ?? [])];
+  const c = forkTs('bench/forwarder.ts', ['--listen', `[${HOST}]:0`, ...flags]);
   const { port, listeningAt } = await listeningMessage(c, 'forwarder');
   return {
     kind: 'forwarder',
     pid: c.pid ?? 0,
     host: HOST,
     port,
-    flags: [],
+    flags,
     listeningAt,
     rssNow: () => procRss(c.pid ?? 0),
     config: () => Promise.resolve(undefined),
@@ -378,7 +398,7 @@ export async function startServer(kind: ServerKind, o: StartOptions): Promise<Ru
     case 'rust':
       return startRust(o);
     case 'forwarder':
-      return startForwarder();
+      return startForwarder(o);
   }
 }
 

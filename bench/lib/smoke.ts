@@ -23,9 +23,15 @@ export function smokeVerdict(r: RunResults): number {
   for (const c of r.clientSync ?? []) {
     if (!c.ok) failures.push(`client-sync: ${c.problems.join('; ')}`);
   }
+  const notRun: string[] = [];
   for (const [name, x] of Object.entries(r.extra ?? {})) {
     if (!x.ok) failures.push(`${name}: ${x.problems.join('; ')}`);
+    if (x.skipped !== undefined) notRun.push(`${name}: ${x.skipped}`);
+    for (const f of x.figures) {
+      if (f.notMeasured !== undefined) notRun.push(`${name}, ${f.figure}: ${f.notMeasured}`);
+    }
   }
+  for (const n of notRun) process.stdout.write(`smoke: NOT RUN (not asserted) ${n}\n`);
   for (const w of warnings)
     process.stdout.write(`smoke: reference peer problem (not asserted): ${w}\n`);
   for (const f of failures) process.stdout.write(`smoke: FAIL ${f}\n`);
@@ -35,7 +41,11 @@ export function smokeVerdict(r: RunResults): number {
     `smoke: OK (tsbond: ${String(ts.length)} fan-out runs exact (counts or views), ` +
       `${String(r.table.filter((t) => t.server === 'tsbond').length)} table runs fully synced and withdrawn, ` +
       `${String((r.storm ?? []).length)} storm and ${String((r.clientSync ?? []).length)} client-sync runs exact` +
-      `${Object.keys(r.extra ?? {}).length > 0 ? `, extra: ${Object.keys(r.extra ?? {}).join(', ')}` : ''}; ` +
+      (Object.keys(r.extra ?? {}).length > 0
+        ? `, extra: ${Object.keys(r.extra ?? {}).join(', ')}`
+        : '') +
+      (notRun.length > 0 ? ` (${String(notRun.length)} part(s) not run, listed above)` : '') +
+      '; ' +
       `${((r.durationS ?? 0) / 60).toFixed(1)} min)\n`,
   );
   return 0;

@@ -126,18 +126,24 @@ async function extras(run: Runner): Promise<void> {
         smoke: o.smoke,
         keepalive: o.keepalive,
         serverFlags: o.serverFlags,
-        startServer: (kind) => run.start(kind),
+        options: o,
+        args: o.extraArgs,
+        servers: run.env.usable,
+        startServer: (kind, flags) => run.start(kind, flags),
+        fanoutOptions: (fleet, rate) => run.fanoutOptions(fleet, rate),
         background: (tag) => run.background(tag),
         progress: (msg) => {
           progress(m.name, msg);
         },
       };
       try {
-        run.out.extra[m.name] = await m.run(ctx);
+        const r = await m.run(ctx);
+        run.out.extra[m.name] = { ...r, title: m.title };
+        if (r.skipped !== undefined) progress(m.name, `not measured: ${r.skipped}`);
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         progress(m.name, `FAILED: ${msg}`);
-        run.out.extra[m.name] = { ok: false, problems: [msg], figures: [] };
+        run.out.extra[m.name] = { title: m.title, ok: false, problems: [msg], figures: [] };
       }
     });
   }
