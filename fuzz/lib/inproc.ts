@@ -11,7 +11,6 @@
 
 import type { Socket } from 'node:net';
 
-import { MetalBondError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { Session, type SessionHandler } from '../../src/session/session.js';
 import { SessionState } from '../../src/session/state.js';
@@ -301,13 +300,15 @@ export async function fuzzSession(
       if (c.violation !== undefined) throw c.violation;
       if (c.session.state !== SessionState.CLOSED) c.session.close();
       const err = c.session.closeError;
-      // A handler or codec failure is wrapped into the ProtocolError the session closes with:
-      // its cause tells whether it was a typed error.
-      const cause = err?.cause;
-      if (err?.code === 'PROTOCOL' && cause !== undefined && !(cause instanceof MetalBondError))
-        throw new FuzzViolation(`session closed on an untyped failure: ${describeError(cause)}`, {
-          cause,
-        });
+      // A failure that is not one of our typed errors closes the session with an InternalError
+      // (code INTERNAL) carrying it as its cause: every such close is a finding.
+      if (err?.code === 'INTERNAL')
+        throw new FuzzViolation(
+          `session closed on an untyped failure: ${describeError(err.cause)}`,
+          {
+            cause: err.cause,
+          },
+        );
       if (err === undefined) stats.closedLocal++;
       else if (err.code === 'PROTOCOL') stats.closedProtocol++;
       else if (err.code === 'TIMEOUT') stats.closedTimeout++;

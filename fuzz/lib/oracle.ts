@@ -89,9 +89,12 @@ export class DecoderOracle {
   /** Checks one input, fed as `parts` (its split) and whole. Throws FuzzViolation. */
   check(input: Buffer, parts: readonly Buffer[]): void {
     this.stats.inputs++;
-    const a = this.run(parts, this.onFrame);
+    // Every other input goes to a decoder that negotiated the extension messages (SYNCED,
+    // REFUSED): their payload decoders are fuzzed too, and unnegotiated ones still refused.
+    const extensions = (this.stats.inputs & 1) === 0;
+    const a = this.run(parts, this.onFrame, extensions);
     if (parts.length > 1) {
-      const b = this.run([input], this.onFrameHashOnly);
+      const b = this.run([input], this.onFrameHashOnly, extensions);
       if (a.hash !== b.hash || a.count !== b.count || a.error !== b.error) {
         throw new FuzzViolation(
           `reassembly depends on the split: ${String(parts.length)} chunks gave ${String(a.count)} frames / ${a.error ?? 'no error'}, whole gave ${String(b.count)} / ${b.error ?? 'no error'}`,
@@ -104,8 +107,13 @@ export class DecoderOracle {
   private run(
     parts: readonly Buffer[],
     onFrame: (type: number, buf: Buffer, start: number, end: number) => void,
+    extensions: boolean,
   ): { hash: number; count: number; error: string | undefined } {
     const d = new FrameDecoder();
+    if (extensions) {
+      d.allowType(MessageType.SYNCED);
+      d.allowType(MessageType.REFUSED);
+    }
     this.hash = 0x811c9dc5;
     this.count = 0;
     let error: string | undefined;

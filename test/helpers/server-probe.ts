@@ -122,7 +122,7 @@ async function main(): Promise<void> {
         },
         peers: server.peerCount,
         routes: server.routeCount,
-        counters: { ...server.counters },
+        counters: numericCounters(server.counters),
       },
     });
     lag.reset();
@@ -138,3 +138,12 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** The plain number counters (the per-reason breakdowns left out), for IPC and summaries. */
+function numericCounters(counters: object): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(counters as Record<string, unknown>)) {
+    if (typeof v === 'number') out[k] = v;
+  }
+  return out;
+}
