@@ -111,8 +111,9 @@ async function topology(t: TestContext): Promise<{ a: Cli; b: Cli; server: Cli }
   const server = Cli.start(t, serverArgs(PORT, SERVER_IP), inS);
   await server.log(/server listening/);
   const addr = `[${SERVER_IP}]:${String(PORT)}`;
-  const b = Cli.start(t, clientArgs(addr, 100, [B]), inS);
-  const a = Cli.start(t, clientArgs(addr, 100, [A]), inC);
+  // Hold time 0: a client drops the routes of a server it lost at once (no graceful restart).
+  const b = Cli.start(t, clientArgs(addr, 100, [B], ['--hold-time', '0']), inS);
+  const a = Cli.start(t, clientArgs(addr, 100, [A], ['--hold-time', '0']), inC);
   await a.viewIs([LINE_B], 15_000);
   await b.viewIs([LINE_A], 15_000);
   t.after(async () => {

@@ -266,15 +266,6 @@ export function routeLine(vni: number, prefix: string, hop: string): string {
   return `VNI ${String(vni)}: ${prefix} via ${hop} (STANDARD)`;
 }
 
-/** Whether `tsbond SUB --help` lists a flag (features the lead is adding). */
-export async function cliHasFlag(sub: string, flag: string): Promise<boolean> {
-  const c = new Cli([sub, '--help']);
-  await c.exited;
-  const has = c.stdout.join('\n').includes(flag);
-  c.dispose();
-  return has;
-}
-
 /** Server flags of the fault tests: keepalive 1 s, JSON logs. */
 export function serverArgs(port: number, host = '::1', extra: readonly string[] = []): string[] {
   return [
