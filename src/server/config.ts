@@ -19,6 +19,11 @@ import { INVALID_UPDATE_LOG_LIMIT } from '../model/validate.js';
 export const DEFAULT_LISTEN = `[::1]:${String(DEFAULT_PORT)}`;
 /** SYNCED is held back this long after the server started (announcers reconnect first). */
 export const DEFAULT_SYNC_DELAY_MS = 15_000;
+/**
+ * Pending connections the kernel queues before accept (capped by net.core.somaxconn). Node's
+ * default of 511 overflows when thousands of hypervisors reconnect after a server restart.
+ */
+export const DEFAULT_LISTEN_BACKLOG = 4096;
 
 export interface ServerConfig {
   /** Keepalive interval offered to peers, seconds (>= 1). Default 5. */
@@ -81,6 +86,8 @@ export interface ServerConfig {
   readonly authorization?: AuthorizationPolicy | undefined;
   /** A mutual-TLS listener for tsbond peers, beside the plain one (`--tls-listen`). */
   readonly tls?: { readonly listen: string; readonly credentials: TlsCredentials } | undefined;
+  /** Listen backlog of both listeners. Default DEFAULT_LISTEN_BACKLOG (4096). */
+  readonly listenBacklog?: number;
   /** Logger; silent by default. */
   readonly logger?: Logger;
   /** Invalid UPDATEs logged per peer before further ones are only counted. Default 20. */
@@ -109,6 +116,7 @@ export interface ResolvedServerConfig {
   readonly turnBudgetBytes: number;
   readonly invalidUpdateLogLimit: number;
   readonly sweepStep: number;
+  readonly listenBacklog: number;
   readonly secondMs: number;
 }
 
@@ -152,6 +160,7 @@ export function resolveServerConfig(c: ServerConfig): ResolvedServerConfig {
       c.invalidUpdateLogLimit ?? INVALID_UPDATE_LOG_LIMIT,
     ),
     sweepStep: Math.ceil(positive('sweepStep', c.sweepStep ?? 16_384)),
+    listenBacklog: Math.ceil(positive('listenBacklog', c.listenBacklog ?? DEFAULT_LISTEN_BACKLOG)),
     secondMs,
   };
 }

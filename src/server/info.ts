@@ -101,6 +101,32 @@ export interface ServerCounters {
   connectionsRefused: number;
 }
 
+export function newServerCounters(): ServerCounters {
+  return {
+    connectionsAccepted: 0,
+    updatesAccepted: 0,
+    removesAccepted: 0,
+    updatesEncoded: 0,
+    updatesSent: 0,
+    removesSent: 0,
+    backlogUpdatesSent: 0,
+    invalidUpdates: 0,
+    invalidUpdatesByReason: {},
+    protocolErrors: 0,
+    timeouts: 0,
+    slowConsumerDisconnects: 0,
+    backlogEntered: 0,
+    flowControlPauses: 0,
+    internalErrors: 0,
+    listenerErrors: 0,
+    syncedSent: 0,
+    refusedUpdates: 0,
+    refusedSubscriptions: 0,
+    refusalsByCause: {},
+    connectionsRefused: 0,
+  };
+}
+
 export type PeerEvent =
   | { readonly type: 'connected'; readonly peer: PeerInfo }
   | { readonly type: 'established'; readonly peer: PeerInfo }

@@ -2,10 +2,12 @@
 
 import type { Rights } from '../access/authorization.js';
 import type { Identity } from '../access/identity.js';
+import { describeIdentity } from '../access/identity.js';
 import { LogRateLimiter } from '../access/limits.js';
 import type { RouteTable } from '../routing/route-table.js';
 import { SubscriberFeed } from '../routing/subscriber-feed.js';
 import type { Session } from '../session/session.js';
+import type { PeerInfo } from './info.js';
 
 export class ServerPeer {
   readonly connectedAt = new Date();
@@ -37,5 +39,43 @@ export class ServerPeer {
 
   get address(): string {
     return this.session.remoteAddress;
+  }
+
+  /** What the status API reports about this peer; `subscriptions` from the route table. */
+  info(subscriptions: Iterable<number>): PeerInfo {
+    const s = this.session;
+    const helloDone = s.keepaliveSeconds !== undefined;
+    return {
+      id: this.id,
+      address: this.address,
+      state: s.state,
+      implementation: helloDone
+        ? s.features.peer !== undefined
+          ? 'tsbond'
+          : 'metalbond'
+        : undefined,
+      features: helloDone ? s.features : undefined,
+      paced: s.paced,
+      listener: this.listener,
+      identity: describeIdentity(this.identity),
+      rules: this.rights.rules,
+      keepalive: s.keepaliveSeconds,
+      connectedSince: this.connectedAt,
+      establishedSince: s.establishedAt,
+      routesOwned: this.routesOwned,
+      subscriptions: [...subscriptions].sort((a, b) => a - b),
+      bytesIn: s.stats.bytesIn,
+      bytesOut: s.stats.bytesOut,
+      messagesIn: s.stats.messagesIn,
+      messagesOut: s.stats.messagesOut,
+      writes: s.stats.writes,
+      queuedBytes: s.queuedBytes,
+      socketBytes: s.socketBytes,
+      backlogRoutes: this.feed.backlogRoutes,
+      behind: this.feed.behind,
+      syncing: this.feed.syncingVnis().sort((a, b) => a - b),
+      readingPaused: s.isReadingPaused,
+      invalidUpdates: this.invalidUpdates,
+    };
   }
 }

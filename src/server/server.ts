@@ -13,25 +13,19 @@ import {
 } from 'node:tls';
 
 import { revoked, type AuthorizationPolicy } from '../access/authorization.js';
-import { describeIdentity } from '../access/identity.js';
-import type { Refusal } from '../access/limits.js';
 import { peerIdentity, type TlsCredentials, type TlsReloadResult } from '../access/tls.js';
 import { ServerAccess } from './access.js';
 
 import { IoError, MetalBondError } from '../errors.js';
 import { callListeners } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
-import { fieldsInvalidReason, fieldsRouteKey, invalidReasonCode } from '../model/validate.js';
 import { routeFromKey } from '../model/wire-route.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../net-address.js';
 import type { RouteEntry } from '../routing/owner-index.js';
 import { DeliveryKind, RouteTable, type WithdrawVisitor } from '../routing/route-table.js';
 import type { FeedDone } from '../routing/subscriber-feed.js';
 import { Session, formatAddress, type SessionHandler } from '../session/session.js';
-import { canonicalUpdateKeyStart, fastResult, latin1 } from '../wire/canonical-fast.js';
-import { UpdateFields } from '../wire/decode.js';
-import { encodeRefused, encodeSynced } from '../wire/encode.js';
-import { HEADER_SIZE, WireAction } from '../wire/messages.js';
+import { encodeSynced } from '../wire/encode.js';
 import {
   DEFAULT_LISTEN,
   resolveServerConfig,
@@ -40,35 +34,23 @@ import {
 } from './config.js';
 import { FanOut } from './fanout.js';
 import { FlowControl } from './flow-control.js';
-import type { PeerInfo, RouteInfo, RouteKindCount, ServerCounters, ServerEvents } from './info.js';
+import {
+  newServerCounters,
+  type PeerInfo,
+  type RouteInfo,
+  type RouteKindCount,
+  type ServerCounters,
+  type ServerEvents,
+} from './info.js';
+import { boundAddress, listenOn } from './listeners.js';
+import { SyncedGate } from './synced-gate.js';
+import { UpdateIngest } from './updates.js';
 import { TrafficSum, routeKindCounts, type Traffic } from '../session/traffic.js';
 import { ServerPeer } from './peer.js';
 
 export class MetalBondServer extends EventEmitter<ServerEvents> implements SessionHandler {
   readonly config: ResolvedServerConfig;
-  readonly counters: ServerCounters = {
-    connectionsAccepted: 0,
-    updatesAccepted: 0,
-    removesAccepted: 0,
-    updatesEncoded: 0,
-    updatesSent: 0,
-    removesSent: 0,
-    backlogUpdatesSent: 0,
-    invalidUpdates: 0,
-    invalidUpdatesByReason: {},
-    protocolErrors: 0,
-    timeouts: 0,
-    slowConsumerDisconnects: 0,
-    backlogEntered: 0,
-    flowControlPauses: 0,
-    internalErrors: 0,
-    listenerErrors: 0,
-    syncedSent: 0,
-    refusedUpdates: 0,
-    refusedSubscriptions: 0,
-    refusalsByCause: {},
-    connectionsRefused: 0,
-  };
+  readonly counters: ServerCounters = newServerCounters();
   /** When the server started listening (SYNCED is held back for the sync delay after it). */
   readonly startedAt = Date.now();
   private readonly log: Logger;
@@ -76,7 +58,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   private readonly bySession = new Map<Session, ServerPeer>();
   /** Traffic of the sessions that ended. */
   private readonly ended = new TrafficSum();
-  private readonly fields = new UpdateFields();
+  private readonly updates: UpdateIngest;
   private readonly fanout: FanOut;
   private readonly flow: FlowControl;
   private readonly access: ServerAccess;
@@ -89,13 +71,10 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   private subscribedPeers = 0;
   /** The peer of the last UPDATE (onUpdate's lookup cache). */
   private lastPeer: ServerPeer | undefined;
-  /** Whether anybody listens to 'route' (kept by the listener hooks: checked per update). */
-  private routeListeners = false;
   /** Pending sweep of withdrawn table entries (RouteTable.sweep), one step per event-loop turn. */
   private sweepTimer: NodeJS.Immediate | undefined;
-  /** Until the sync delay has passed: SYNCEDs are held (ServerPeer.heldSynced). */
-  private syncHeld: boolean;
-  private syncTimer: NodeJS.Timeout | undefined;
+  /** Holds SYNCEDs until the sync delay has passed. */
+  private readonly syncedGate: SyncedGate;
   private _address: HostPort;
 
   private constructor(
@@ -109,10 +88,10 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     // 'newListener' comes before the listener is added, 'removeListener' after it is removed.
     const events = this as EventEmitter;
     events.on('newListener', (name: string | symbol) => {
-      if (name === 'route') this.routeListeners = true;
+      if (name === 'route') this.updates.emitRoutes = true;
     });
     events.on('removeListener', (name: string | symbol) => {
-      if (name === 'route') this.routeListeners = this.listenerCount('route') > 0;
+      if (name === 'route') this.updates.emitRoutes = this.listenerCount('route') > 0;
     });
     this.access = new ServerAccess(
       this.config.limits,
@@ -155,13 +134,23 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
         },
       },
     );
-    this.syncHeld = this.config.syncDelayMs > 0;
-    if (this.syncHeld) {
-      this.syncTimer = setTimeout(() => {
-        this.releaseSynced();
-      }, this.config.syncDelayMs);
-      this.syncTimer.unref();
-    }
+    this.updates = new UpdateIngest(
+      this.table,
+      this.fanout,
+      this.access,
+      this.counters,
+      this.config.invalidUpdateLogLimit,
+      (peer, vni, key, remove) => {
+        this.emitRoute(peer, vni, key, remove);
+      },
+    );
+    this.syncedGate = new SyncedGate(
+      this.config.syncDelayMs,
+      (peer, vni) => {
+        this.sendSynced(peer, vni);
+      },
+      () => this.bySession.values(),
+    );
   }
 
   /** Listens on `listen` (default `[::1]:4711`; port 0 picks a free port). */
@@ -172,24 +161,13 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     const hp = parseHostPort(listen);
     const net = createServer({ noDelay: true });
     const server = new MetalBondServer(net, config);
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        server.stopTimers();
-        reject(
-          new IoError(
-            `cannot listen on ${formatHostPort(hp)}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
-            { cause: err },
-          ),
-        );
-      };
-      net.once('error', onError);
-      net.listen({ host: hp.host, port: hp.port }, () => {
-        net.off('error', onError);
-        resolve();
-      });
-    });
-    const a = net.address();
-    server._address = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : hp;
+    try {
+      await listenOn(net, hp, server.config.listenBacklog);
+    } catch (e) {
+      server.stopTimers();
+      throw e;
+    }
+    server._address = boundAddress(net) ?? hp;
     net.on('connection', (socket) => {
       server.accept(socket, 'tcp');
     });
@@ -223,8 +201,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
 
   /** The bound address of the TLS listener, when there is one. */
   get tlsAddress(): HostPort | undefined {
-    const a = this.tlsServer?.address();
-    return typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : undefined;
+    return boundAddress(this.tlsServer);
   }
 
   private async listenTls(listen: string, credentials: TlsCredentials): Promise<void> {
@@ -247,21 +224,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
         'TLS handshake failed',
       );
     });
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: NodeJS.ErrnoException): void => {
-        reject(
-          new IoError(
-            `cannot listen on ${formatHostPort(hp)} (TLS): ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`,
-            { cause: err },
-          ),
-        );
-      };
-      tlsServer.once('error', onError);
-      tlsServer.listen({ host: hp.host, port: hp.port }, () => {
-        tlsServer.off('error', onError);
-        resolve();
-      });
-    });
+    await listenOn(tlsServer, hp, this.config.listenBacklog, ' (TLS)');
     tlsServer.on('error', (err) => {
       this.log.error({ err }, 'TLS listener error');
     });
@@ -341,8 +304,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     this.flow.stop();
     if (this.sweepTimer !== undefined) clearImmediate(this.sweepTimer);
     this.sweepTimer = undefined;
-    if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
-    this.syncTimer = undefined;
+    this.syncedGate.stop();
   }
 
   // ---- observability ----
@@ -417,40 +379,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
   }
 
   private peerInfo(p: ServerPeer): PeerInfo {
-    const s = p.session;
-    const helloDone = s.keepaliveSeconds !== undefined;
-    return {
-      id: p.id,
-      address: p.address,
-      state: s.state,
-      implementation: helloDone
-        ? s.features.peer !== undefined
-          ? 'tsbond'
-          : 'metalbond'
-        : undefined,
-      features: helloDone ? s.features : undefined,
-      paced: s.paced,
-      listener: p.listener,
-      identity: describeIdentity(p.identity),
-      rules: p.rights.rules,
-      keepalive: s.keepaliveSeconds,
-      connectedSince: p.connectedAt,
-      establishedSince: s.establishedAt,
-      routesOwned: p.routesOwned,
-      subscriptions: [...this.table.subscriptionsOf(p)].sort((a, b) => a - b),
-      bytesIn: s.stats.bytesIn,
-      bytesOut: s.stats.bytesOut,
-      messagesIn: s.stats.messagesIn,
-      messagesOut: s.stats.messagesOut,
-      writes: s.stats.writes,
-      queuedBytes: s.queuedBytes,
-      socketBytes: s.socketBytes,
-      backlogRoutes: p.feed.backlogRoutes,
-      behind: p.feed.behind,
-      syncing: p.feed.syncingVnis().sort((a, b) => a - b),
-      readingPaused: s.isReadingPaused,
-      invalidUpdates: p.invalidUpdates,
-    };
+    return p.info(this.table.subscriptionsOf(p));
   }
 
   // ---- sessions ----
@@ -526,7 +455,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     }
     const refusal = this.access.checkSubscribe(peer, vni, this.table.subscriptionsOf(peer).size);
     if (refusal !== undefined) {
-      this.refuse(peer, refusal);
+      this.updates.refuse(peer, refusal);
       return;
     }
     this.table.subscribe(peer, vni);
@@ -543,9 +472,8 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     this.fanout.end();
     // What is pending for the subscription is dropped; a SYNCED still owed goes out now.
     const owed = peer.feed.unsubscribed(vni);
-    const held = peer.heldSynced.indexOf(vni);
-    if (held !== -1) peer.heldSynced.splice(held, 1);
-    if (owed?.marker === true || held !== -1) this.sendSynced(peer, vni);
+    const held = this.syncedGate.withdraw(peer, vni);
+    if (owed?.marker === true || held) this.sendSynced(peer, vni);
     const withdrawn = this.table.unsubscribe(peer, vni, this.withdrawer(peer));
     if (withdrawn === undefined) {
       session.log.debug({ vni }, 'UNSUBSCRIBE of a VNI not subscribed ignored');
@@ -567,96 +495,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
       if (peer === undefined) return;
       this.lastPeer = peer;
     }
-    const keyStart = canonicalUpdateKeyStart(buf, start, end);
-    if (keyStart >= 0) {
-      // Canonical and valid (the usual case): the key is the payload after the action field,
-      // and the received frame (header included) is forwarded as it is.
-      this.counters.updatesAccepted++;
-      const remove = fastResult.action === WireAction.REMOVE;
-      if (remove) this.counters.removesAccepted++;
-      const vni = fastResult.vni;
-      const key = latin1(buf, keyStart, end);
-      if (
-        !remove &&
-        this.access.restricted(peer) &&
-        this.refusedAdd(peer, vni, key, buf, start, end)
-      )
-        return;
-      const d = remove ? this.table.remove(peer, vni, key) : this.table.add(peer, vni, key);
-      if (d.owned) peer.routesOwned += remove ? -1 : 1;
-      const e = d.entry;
-      if (e !== undefined) {
-        this.fanout.deliver(vni, e, remove, d.kind, d.peer, buf, start - HEADER_SIZE, end);
-      }
-      if (this.routeListeners) this.emitRoute(peer, vni, key, remove);
-      return;
-    }
-    const f = this.fields.parse(buf, start, end);
-    const reason = fieldsInvalidReason(f);
-    if (reason !== undefined) {
-      this.invalidUpdate(peer, reason);
-      return;
-    }
-    this.counters.updatesAccepted++;
-    const remove = f.action === WireAction.REMOVE;
-    if (remove) this.counters.removesAccepted++;
-    const key = fieldsRouteKey(f);
-    if (
-      !remove &&
-      this.access.restricted(peer) &&
-      this.refusedAdd(peer, f.vni, key, buf, start, end)
-    )
-      return;
-    const d = remove ? this.table.remove(peer, f.vni, key) : this.table.add(peer, f.vni, key);
-    if (d.owned) peer.routesOwned += remove ? -1 : 1;
-    const e = d.entry;
-    if (e !== undefined) this.fanout.deliver(f.vni, e, remove, d.kind, d.peer, undefined, 0, 0);
-    if (this.routeListeners) this.emitRoute(peer, f.vni, key, remove);
-  }
-
-  /**
-   * Checks an ADD of a peer that a policy limits or that is near a route limit; refuses it (and
-   * says so) when it would make the peer own a route it may not. A duplicate ADD passes.
-   */
-  private refusedAdd(
-    peer: ServerPeer,
-    vni: number,
-    key: string,
-    buf: Buffer,
-    start: number,
-    end: number,
-  ): boolean {
-    if (this.table.owns(peer, vni, key)) return false;
-    const refusal = this.access.checkAdd(peer, vni, this.table.ownedIn(peer, vni));
-    if (refusal === undefined) return false;
-    this.counters.updatesAccepted--; // counted as refused, not accepted
-    this.refuse(peer, refusal, buf.subarray(start, end));
-    return true;
-  }
-
-  /** A refused UPDATE or SUBSCRIBE: counted, logged (rate-limited), REFUSED to tsbond peers. */
-  private refuse(peer: ServerPeer, r: Refusal, update?: Uint8Array): void {
-    this.access.refused(peer, r, peer.session.log);
-    if (peer.session.features.refusals) {
-      peer.session.send(encodeRefused(r.kind, r.vni, r.reason, update));
-    }
-  }
-
-  private invalidUpdate(peer: ServerPeer, reason: string): void {
-    this.counters.invalidUpdates++;
-    const byReason = this.counters.invalidUpdatesByReason;
-    const code = invalidReasonCode(reason);
-    byReason[code] = (byReason[code] ?? 0) + 1;
-    const n = ++peer.invalidUpdates;
-    const limit = this.config.invalidUpdateLogLimit;
-    if (n <= limit) {
-      peer.session.log.warn(
-        { reason, last: n === limit || undefined },
-        n === limit
-          ? 'invalid UPDATE dropped (further ones from this peer are only counted)'
-          : 'invalid UPDATE dropped',
-      );
-    }
+    this.updates.apply(peer, buf, start, end);
   }
 
   onChunkEnd(): void {
@@ -706,8 +545,7 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
 
   private subscriptionDrained(peer: ServerPeer, d: FeedDone): void {
     if (d.marker) {
-      if (this.syncHeld) peer.heldSynced.push(d.vni);
-      else this.sendSynced(peer, d.vni);
+      this.syncedGate.due(peer, d.vni);
     }
     this.emitSafely('snapshot', {
       peer: peer.address,
@@ -722,24 +560,12 @@ export class MetalBondServer extends EventEmitter<ServerEvents> implements Sessi
     peer.session.send(encodeSynced(vni));
   }
 
-  /** The sync delay has passed: every held SYNCED goes out, later ones at once. */
-  private releaseSynced(): void {
-    this.syncHeld = false;
-    this.syncTimer = undefined;
-    for (const peer of this.bySession.values()) {
-      const held = peer.heldSynced;
-      if (held.length === 0) continue;
-      peer.heldSynced = [];
-      for (const vni of held) this.sendSynced(peer, vni);
-    }
-  }
-
   // ---- fan-out ----
 
   /** Distributes the REMOVEs of a bulk withdrawal by `from` (nothing while shutting down). */
   private withdrawer(from: ServerPeer): WithdrawVisitor<ServerPeer> {
     if (this.stopping) return () => undefined;
-    const emitRoutes = this.routeListeners;
+    const emitRoutes = this.updates.emitRoutes;
     return (vni: number, e: RouteEntry<ServerPeer>, kind: DeliveryKind, to) => {
       this.fanout.deliver(vni, e, true, kind, to, undefined, 0, 0);
       if (emitRoutes) this.emitRoute(from, vni, e.key, true);
