@@ -12,13 +12,11 @@ import {
   AlreadySubscribedError,
   ClosedError,
   ConnectionTimeoutError,
-  InvalidArgumentError,
   NotEstablishedError,
   NotSubscribedError,
   RouteAlreadyAnnouncedError,
   RouteNotFoundError,
   TimeoutError,
-  type MetalBondError,
 } from '../errors.js';
 import { callListeners } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -33,20 +31,19 @@ import {
 } from '../model/route.js';
 import { fieldsRoute } from '../model/validate.js';
 import { canonicalRoute, encodeRouteUpdate, routeFromKey } from '../model/wire-route.js';
-import { DEFAULT_PORT, parseHostPort, type HostPort } from '../net-address.js';
-import { AddResult, ClientRoutes, MAX_SERVERS, type HeldRoute } from '../routing/client-routes.js';
+import { AddResult, ClientRoutes, type HeldRoute } from '../routing/client-routes.js';
 import type { RouteKindCount } from '../server/info.js';
 import type { SessionStats } from '../session/session.js';
 import { TrafficSum, routeKindCounts, type Traffic } from '../session/traffic.js';
-import { checkKeepaliveSeconds, DEFAULT_KEEPALIVE_SECONDS } from '../session/handshake.js';
 import { SessionState } from '../session/state.js';
-import { checkPacing } from '../session/pacing.js';
 import type { UpdateFields } from '../wire/decode.js';
-import { ALL_FEATURES, RefusedKind, type RefusedMessage } from '../wire/messages.js';
+import { RefusedKind, type RefusedMessage } from '../wire/messages.js';
 import { destinationKeyOf } from '../wire/route-key.js';
 import { ServerConnection, type ConnectionHost, type SyncVia } from './connection.js';
 import { HandlerQueue } from './handler-queue.js';
-import { SETTLE_AFTER_MS, SETTLE_QUIET_MS } from './sync-tracker.js';
+import { resolveClientOptions } from './options.js';
+import { newClientCounters, refusedRoute, serverStatus } from './status.js';
+import { Waiters } from './waiters.js';
 import type {
   ClientCounters,
   ClientEvents,
@@ -58,28 +55,19 @@ import type {
   ServerStatus,
 } from './types.js';
 
-/** Graceful-restart hold time by default, seconds. */
-export const DEFAULT_HOLD_TIME_SECONDS = 60;
-/** Promise-returning handler calls in flight by default. */
-export const DEFAULT_MAX_HANDLER_CALLS = 1024;
-/** Ack window towards servers that do not reassemble the stream, by default. */
-export const DEFAULT_WINDOW_BYTES = 32 * 1024;
-const MIN_WINDOW_BYTES = 2048;
-
 interface Announced {
   readonly vni: Vni;
   readonly route: Route;
   readonly frame: Buffer;
 }
 
-/** Scheme of a server reached over mutual TLS. */
-export const TLS_SCHEME = 'tls://';
-
-/** `HOST:PORT` (plain TCP) or `tls://HOST:PORT` (mutual TLS); port 4711 when omitted. */
-export function parseServerAddress(text: string): HostPort & { tls: boolean } {
-  const tls = text.startsWith(TLS_SCHEME);
-  return { ...parseHostPort(tls ? text.slice(TLS_SCHEME.length) : text, DEFAULT_PORT), tls };
-}
+export {
+  DEFAULT_HOLD_TIME_SECONDS,
+  DEFAULT_MAX_HANDLER_CALLS,
+  DEFAULT_WINDOW_BYTES,
+  TLS_SCHEME,
+  parseServerAddress,
+} from './options.js';
 
 export interface WaitSyncedOptions {
   /** Reject with TimeoutError after this long (default: wait for ever). */
@@ -90,21 +78,7 @@ export interface WaitSyncedOptions {
 
 export class MetalBondClient extends EventEmitter<ClientEvents> implements ConnectionHost {
   readonly subscriptions = new Set<Vni>();
-  readonly counters: ClientCounters = {
-    invalidUpdates: 0,
-    handlerErrors: 0,
-    listenerErrors: 0,
-    internalErrors: 0,
-    refusals: 0,
-    refusedUpdates: 0,
-    refusedSubscriptions: 0,
-    updatesReceived: 0,
-    removesReceived: 0,
-    updatesSent: 0,
-    removesSent: 0,
-    routesAdded: 0,
-    routesRemoved: 0,
-  };
+  readonly counters: ClientCounters = newClientCounters();
   /** Graceful-restart hold time in ms (0: routes of a lost session are removed at once). */
   readonly holdTimeMs: number;
   private readonly announced = new Map<string, Announced>();
@@ -117,7 +91,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
   /** The UPDATE being added (its route is built from it for the handler). */
   private adding: { key: string; f: UpdateFields } | undefined;
   /** Waiters re-checked on every state or sync change. */
-  private readonly waiters = new Set<() => void>();
+  private readonly waiters = new Waiters(() => this.closed);
   /** Traffic of the sessions that ended. */
   private readonly ended = new TrafficSum();
   readingHeld = false;
@@ -128,60 +102,18 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     options: ClientOptions,
   ) {
     super();
-    if (servers.length === 0)
-      throw new InvalidArgumentError('at least one server address is required');
-    if (servers.length > MAX_SERVERS) {
-      throw new InvalidArgumentError(
-        `at most ${String(MAX_SERVERS)} servers, got ${String(servers.length)}`,
-      );
-    }
     this.log = options.logger ?? silentLogger();
-    const keepalive = checkKeepaliveSeconds(options.keepalive ?? DEFAULT_KEEPALIVE_SECONDS);
-    const targets = servers.map((s) => parseServerAddress(s));
-    if (targets.some((t) => t.tls) && options.tls === undefined) {
-      throw new InvalidArgumentError('tls:// servers need TLS credentials (the tls option)');
-    }
-    const pacing = checkPacing(options.pacing);
-    const windowBytes =
-      options.windowBytes === false ? undefined : (options.windowBytes ?? DEFAULT_WINDOW_BYTES);
-    if (windowBytes !== undefined && !(windowBytes >= MIN_WINDOW_BYTES)) {
-      throw new InvalidArgumentError(
-        `windowBytes must be >= ${String(MIN_WINDOW_BYTES)}, got ${String(windowBytes)}`,
-      );
-    }
-    const secondMs = options.secondMs ?? 1000;
-    const holdTime = options.holdTime ?? DEFAULT_HOLD_TIME_SECONDS;
-    if (!Number.isFinite(holdTime) || holdTime < 0) {
-      throw new InvalidArgumentError(`holdTime must be >= 0 seconds, got ${String(holdTime)}`);
-    }
-    this.holdTimeMs = holdTime * secondMs;
-    const maxCalls = options.maxHandlerCalls ?? DEFAULT_MAX_HANDLER_CALLS;
-    if (!Number.isInteger(maxCalls) || maxCalls < 1) {
-      throw new InvalidArgumentError(`maxHandlerCalls must be >= 1, got ${String(maxCalls)}`);
-    }
+    const o = resolveClientOptions(servers, options, this.log);
+    this.holdTimeMs = o.holdTimeMs;
     this.routes = new ClientRoutes((action, vni, key) => {
       this.handlerCall(action, vni, key);
     });
-    this.calls = new HandlerQueue(maxCalls, (saturated) => {
+    this.calls = new HandlerQueue(o.maxHandlerCalls, (saturated) => {
       this.readingHeld = saturated;
       for (const c of this.connections) c.holdReading(saturated);
     });
-    this.connections = targets.map(
-      (t, i) =>
-        new ServerConnection(i, servers[i] ?? '', t, this, {
-          keepaliveSeconds: keepalive,
-          helloTimeoutMs: options.helloTimeoutMs,
-          backoff: { minMs: options.backoffMinMs ?? 1000, maxMs: options.backoffMaxMs ?? 10000 },
-          logger: this.log,
-          secondMs,
-          features: options.extensions === false ? undefined : ALL_FEATURES,
-          pacing,
-          windowBytes,
-          holdTimeMs: this.holdTimeMs,
-          settleQuietMs: (SETTLE_QUIET_MS / 1000) * secondMs,
-          settleAfterMs: (SETTLE_AFTER_MS / 1000) * secondMs,
-          tls: t.tls ? options.tls : undefined,
-        }),
+    this.connections = o.targets.map(
+      (t, i) => new ServerConnection(i, servers[i] ?? '', t, this, o.connection(i)),
     );
     for (const vni of options.subscribe ?? []) this.subscriptions.add(checkVni(vni));
     for (const a of options.announce ?? []) {
@@ -223,43 +155,12 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
   }
 
   serverStates(): ServerStatus[] {
-    return this.connections.map((c) => {
-      const s = c.established ? c.session : undefined;
-      return {
-        index: c.index,
-        address: c.address,
-        state: c.state,
-        keepalive: s?.keepaliveSeconds,
-        features: s?.features,
-        implementation:
-          s === undefined ? undefined : s.features.peer === undefined ? 'metalbond' : 'tsbond',
-        bytesIn: c.session?.stats.bytesIn ?? 0,
-        bytesOut: c.session?.stats.bytesOut ?? 0,
-        messagesIn: c.session?.stats.messagesIn ?? 0,
-        messagesOut: c.session?.stats.messagesOut ?? 0,
-        queuedBytes: c.session?.queuedBytes ?? 0,
-        keepaliveRttMs: c.lastRttMs,
-        establishedSince: s?.establishedAt,
-        routes: c.received.size,
-        staleRoutes: c.staleRoutes,
-        holdEndsAt: c.holdEndsAt === 0 ? undefined : new Date(c.holdEndsAt),
-        synced: [...(c.sync?.synced ?? [])].sort((a, b) => a - b),
-        refusedSubscriptions: [...(c.sync?.refused ?? [])].sort((a, b) => a - b),
-        refusedRoutes: [...c.refusedRoutes].map(([key, reason]) => ({
-          ...routeFromKey(key),
-          reason,
-        })),
-        connects: c.connects,
-        invalidUpdates: c.invalidUpdates,
-        echoesIgnored: c.echoes,
-        lastError: c.lastError?.message,
-      };
-    });
+    return this.connections.map(serverStatus);
   }
 
   /** Waits until at least one server is established (TimeoutError after `timeoutMs`). */
   waitEstablished(timeoutMs?: number): Promise<void> {
-    return this.waitFor(
+    return this.waiters.until(
       () => this.isEstablished,
       timeoutMs,
       () => new TimeoutError('timeout waiting for an established server'),
@@ -268,7 +169,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   /** Waits until at least one server is established (ConnectionTimeoutError after `timeoutMs`). */
   waitAnyEstablished(timeoutMs?: number): Promise<void> {
-    return this.waitFor(
+    return this.waiters.until(
       () => this.isEstablished,
       timeoutMs,
       () => new ConnectionTimeoutError('connection timeout: no server established'),
@@ -277,7 +178,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   /** Waits until every server is established (ConnectionTimeoutError after `timeoutMs`). */
   waitAllEstablished(timeoutMs?: number): Promise<void> {
-    return this.waitFor(
+    return this.waiters.until(
       () => this.connections.every((c) => c.established),
       timeoutMs,
       () =>
@@ -317,7 +218,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     if (vni !== undefined && !this.subscriptions.has(vni)) throw new NotSubscribedError(vni);
     const all = options.all === true;
     const vnis = (): Vni[] => (vni === undefined ? [...this.subscriptions] : [vni]);
-    await this.waitFor(
+    await this.waiters.until(
       () => vnis().every((v) => this.isSynced(v, all)),
       options.timeoutMs,
       () =>
@@ -515,14 +416,7 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
     if (m.kind === RefusedKind.SUBSCRIBE) this.counters.refusedSubscriptions++;
     else this.counters.refusedUpdates++;
     const kind = m.kind === RefusedKind.SUBSCRIBE ? 'SUBSCRIBE' : 'UPDATE';
-    let route: Route | undefined;
-    if (m.kind === RefusedKind.UPDATE && m.update !== undefined) {
-      try {
-        route = routeFromKey(Buffer.from(m.update).toString('latin1')).route;
-      } catch {
-        route = undefined; // not a route we can read: reported without it
-      }
-    }
+    const route = refusedRoute(m);
     this.log.warn(
       {
         server: conn.address,
@@ -652,38 +546,10 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   /** Re-checks every waiter. */
   private changed(): void {
-    for (const w of [...this.waiters]) w();
+    this.waiters.changed();
   }
 
   private checkOpen(): void {
     if (this.closed) throw new ClosedError('client is shut down');
-  }
-
-  private async waitFor(
-    cond: () => boolean,
-    timeoutMs: number | undefined,
-    timeoutError: () => MetalBondError,
-  ): Promise<void> {
-    if (cond()) return;
-    this.checkOpen();
-    await new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (err?: MetalBondError): void => {
-        if (timer !== undefined) clearTimeout(timer);
-        this.waiters.delete(check);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      const check = (): void => {
-        if (cond()) done();
-        else if (this.closed) done(new ClosedError('client is shut down'));
-      };
-      this.waiters.add(check);
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          done(timeoutError());
-        }, timeoutMs);
-      }
-    });
   }
 }
