@@ -17,7 +17,12 @@ export type ErrorCode =
   | 'INVALID_UPDATE'
   | 'ENCODING'
   | 'INVALID_ARGUMENT'
-  | 'PARSE';
+  | 'PARSE'
+  // Kernel routes (src/kernel/errors.ts)
+  | 'KERNEL_DEVICE'
+  | 'KERNEL_PERMISSION'
+  | 'KERNEL_UNSUPPORTED'
+  | 'KERNEL_NETLINK';
 
 export class MetalBondError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,87 @@
+/**
+ * rtnetlink numbers used by the kernel route installer (from linux/netlink.h, rtnetlink.h,
+ * lwtunnel.h, if_link.h). Only what tsbond sends or reads.
+ */
+
+export const NETLINK_ROUTE = 0;
+
+// Netlink message header (struct nlmsghdr, 16 bytes) and generic types.
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_DUMP_INTR = 0x10;
+export const NLM_F_ROOT = 0x100;
+export const NLM_F_MATCH = 0x200;
+export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_CREATE = 0x400;
+
+// rtnetlink message types.
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+
+// Multicast groups (numbers for NETLINK_ADD_MEMBERSHIP).
+export const RTNLGRP_LINK = 1;
+export const RTNLGRP_IPV4_ROUTE = 7;
+export const RTNLGRP_IPV6_ROUTE = 11;
+
+// struct rtmsg (12 bytes).
+export const RTMSG_LEN = 12;
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const RT_TABLE_UNSPEC = 0;
+/** rtm_table of a dumped route whose table id is above 255 (the real id is in RTA_TABLE). */
+export const RT_TABLE_COMPAT = 252;
+export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_NOWHERE = 255;
+export const RTN_UNSPEC = 0;
+export const RTN_UNICAST = 1;
+export const RTM_F_CLONED = 0x200;
+
+// Route attributes.
+export const RTA_DST = 1;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
+export const RTA_PRIORITY = 6;
+export const RTA_MULTIPATH = 9;
+export const RTA_TABLE = 15;
+export const RTA_ENCAP_TYPE = 21;
+export const RTA_ENCAP = 22;
+export const NLA_F_NESTED = 0x8000;
+export const NLA_TYPE_MASK = 0x3fff;
+
+/** struct rtnexthop: len u16, flags u8, hops u8, ifindex i32. */
+export const RTNH_LEN = 8;
+
+export const LWTUNNEL_ENCAP_IP6 = 4;
+export const LWTUNNEL_IP6_DST = 2;
+
+// struct ifinfomsg (16 bytes) and link attributes.
+export const IFINFOMSG_LEN = 16;
+export const IFLA_IFNAME = 3;
+export const IFF_UP = 0x1;
+
+/** The route protocol tsbond (and Go MetalBond) marks its kernel routes with. */
+export const METALBOND_RT_PROTO = 254;
+
+/**
+ * Gateway of every IPv6 leg. The kernel refuses device-only legs in an IPv6 multipath route; a
+ * link-local gateway on the tunnel device satisfies it. The tunnel (ip6tnl, NOARP) never resolves
+ * it: the packet goes to the encap destination. See docs/kernel.md.
+ */
+export const IPV6_LEG_GATEWAY = 'fe80::1';
+
+/** The kernel's default metric for IPv6 routes (none given) and IPv4 routes. */
+export const IPV6_DEFAULT_PRIORITY = 1024;
+export const IPV4_DEFAULT_PRIORITY = 0;
