@@ -13,13 +13,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { routeMix, type MixRoute } from './kernel-mix.js';
-import { IPV6_LEG_GATEWAY } from '../../src/kernel/constants.js';
 
 export interface KernelBenchOptions {
   /** Kernel routes (prefixes) in the mix. */
   readonly routes: number;
   /** Distinct next hops. Default 1000. */
   readonly nextHops?: number;
+  /** Also time `ip -batch` with inline legs (Go's form; slow, superlinear for IPv4). Default:
+   * only up to 100,000 routes. */
+  readonly inlineReference?: boolean;
   /** Progress lines. */
   readonly log?: (line: string) => void;
 }
@@ -28,7 +30,10 @@ export interface KernelBenchResult {
   readonly routes: number;
   /** Handler calls (one per leg). */
   readonly legs: number;
+  /** `ip -batch` with the installer's form (nexthop objects): the reference ceiling. */
   readonly ipBatch: { readonly ms: number; readonly kernelRoutes: number };
+  /** `ip -batch` with inline multipath legs, for comparison (when measured). */
+  readonly inlineBatch: { readonly ms: number; readonly kernelRoutes: number } | undefined;
   readonly installer: {
     readonly ms: number;
     readonly kernelRoutes: number;
@@ -110,9 +115,54 @@ export function countKernelRoutes(ns: string): Promise<number> {
   return Promise.all([one('-4'), one('-6')]).then(([a, b]) => a + b);
 }
 
-/** The `ip -batch` line for one route, in the form the installer writes. */
-export function batchLine(r: MixRoute): string {
-  const via = r.family === 6 ? `via ${IPV6_LEG_GATEWAY} ` : '';
+/**
+ * `ip -batch` input for the mix in the form the installer writes: one IPv6 nexthop object per next
+ * hop (run with `ip -6 -batch`: a batch line cannot choose the family), then one group per distinct
+ * set of 2+ next hops and the routes using them (`ip -batch`).
+ */
+export function batchFiles(mix: Iterable<MixRoute>): {
+  hops: string[];
+  rest: string[];
+  legs: number;
+} {
+  const hopIds = new Map<string, number>();
+  const groupIds = new Map<string, number>();
+  const hops: string[] = [];
+  const groups: string[] = [];
+  const routes: string[] = [];
+  let legs = 0;
+  const hopId = (h: string): number => {
+    let id = hopIds.get(h);
+    if (id === undefined) {
+      id = hopIds.size + 1;
+      hopIds.set(h, id);
+      hops.push(`nexthop add id ${String(id)} proto 254 encap ip6 dst ${h} dev ${DEVICE}`);
+    }
+    return id;
+  };
+  for (const r of mix) {
+    legs += r.hops.length;
+    const ids = r.hops.map(hopId).sort((a, b) => a - b);
+    let nhid = ids[0] ?? 0;
+    if (ids.length > 1) {
+      const key = ids.join('/');
+      nhid = groupIds.get(key) ?? 0;
+      if (nhid === 0) {
+        nhid = 10_000_000 + groupIds.size;
+        groupIds.set(key, nhid);
+        groups.push(`nexthop add id ${String(nhid)} proto 254 group ${key}`);
+      }
+    }
+    routes.push(
+      `route replace ${r.prefix} table ${String(r.table)} proto 254 nhid ${String(nhid)}`,
+    );
+  }
+  return { hops, rest: [...groups, ...routes], legs };
+}
+
+/** The same routes with inline multipath legs (Go MetalBond's form; IPv6 legs need a gateway). */
+export function inlineBatchLine(r: MixRoute): string {
+  const via = r.family === 6 ? 'via fe80::1 ' : '';
   const legs = [...r.hops]
     .sort()
     .map((h) => `nexthop ${via}encap ip6 dst ${h} dev ${DEVICE}`)
@@ -120,32 +170,58 @@ export function batchLine(r: MixRoute): string {
   return `route replace ${r.prefix} table ${String(r.table)} proto 254 ${legs}`;
 }
 
+async function timeIpBatch(
+  ns: string,
+  steps: { file: string; family: string[] }[],
+): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  for (const step of steps) {
+    const r = await run('ip', ['-n', ns, ...step.family, '-batch', step.file]);
+    if (r.code !== 0) throw new Error(`ip -batch failed: ${r.stderr.trim().slice(0, 500)}`);
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
 export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBenchResult> {
   const log = o.log ?? (() => undefined);
-  if (process.getuid?.() !== 0) throw new Error('the kernel benchmark needs root (network namespaces)');
+  if (process.getuid?.() !== 0)
+    throw new Error('the kernel benchmark needs root (network namespaces)');
   const tag = `${String(process.pid)}-${String(Date.now() % 100000)}`;
   const nsBatch = `tsbond-kb-${tag}-ip`;
+  const nsInline = `tsbond-kb-${tag}-il`;
   const nsInstaller = `tsbond-kb-${tag}-ts`;
   const dir = mkdtempSync(join(tmpdir(), 'tsbond-kbench-'));
+  const mix = (): Iterable<MixRoute> =>
+    routeMix({ routes: o.routes, nextHops: o.nextHops ?? 1000 });
   try {
-    const lines: string[] = [];
-    let legs = 0;
-    for (const r of routeMix({ routes: o.routes, nextHops: o.nextHops ?? 1000 })) {
-      lines.push(batchLine(r));
-      legs += r.hops.length;
-    }
-    const file = join(dir, 'routes.batch');
-    writeFileSync(file, `${lines.join('\n')}\n`);
-    lines.length = 0;
+    const files = batchFiles(mix());
+    const hopsFile = join(dir, 'hops.batch');
+    const restFile = join(dir, 'routes.batch');
+    writeFileSync(hopsFile, `${files.hops.join('\n')}\n`);
+    writeFileSync(restFile, `${files.rest.join('\n')}\n`);
 
     await createNamespace(nsBatch);
-    log(`ip -batch: ${String(o.routes)} routes (${String(legs)} legs) into ${nsBatch}`);
-    const t0 = process.hrtime.bigint();
-    const batch = await run('ip', ['-n', nsBatch, '-batch', file]);
-    const batchMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (batch.code !== 0) throw new Error(`ip -batch failed: ${batch.stderr.trim().slice(0, 500)}`);
+    log(`ip -batch: ${String(o.routes)} routes (${String(files.legs)} legs) into ${nsBatch}`);
+    const batchMs = await timeIpBatch(nsBatch, [
+      { file: hopsFile, family: ['-6'] },
+      { file: restFile, family: [] },
+    ]);
     const batchCount = await countKernelRoutes(nsBatch);
     log(`ip -batch: ${batchMs.toFixed(0)} ms, ${String(batchCount)} routes in the kernel`);
+    await deleteNamespace(nsBatch);
+
+    let inline: KernelBenchResult['inlineBatch'];
+    if (o.inlineReference ?? o.routes <= 100_000) {
+      const inlineFile = join(dir, 'inline.batch');
+      writeFileSync(inlineFile, `${[...mix()].map(inlineBatchLine).join('\n')}\n`);
+      await createNamespace(nsInline);
+      const ms = await timeIpBatch(nsInline, [{ file: inlineFile, family: [] }]);
+      inline = { ms, kernelRoutes: await countKernelRoutes(nsInline) };
+      log(
+        `ip -batch, inline legs (Go's form): ${ms.toFixed(0)} ms, ${String(inline.kernelRoutes)} routes`,
+      );
+      await deleteNamespace(nsInline);
+    }
 
     await createNamespace(nsInstaller);
     log(`installer: ${String(o.routes)} routes into ${nsInstaller}`);
@@ -164,7 +240,8 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       '--device',
       DEVICE,
     ]);
-    if (child.code !== 0) throw new Error(`installer run failed: ${child.stderr.trim().slice(0, 2000)}`);
+    if (child.code !== 0)
+      throw new Error(`installer run failed: ${child.stderr.trim().slice(0, 2000)}`);
     const res = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as Omit<
       KernelBenchResult['installer'],
       'kernelRoutes'
@@ -176,8 +253,9 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     const ratio = res.ms / batchMs;
     return {
       routes: o.routes,
-      legs,
+      legs: files.legs,
       ipBatch: { ms: batchMs, kernelRoutes: batchCount },
+      inlineBatch: inline,
       installer: { ...res, kernelRoutes: count },
       ratio,
       targetsMet:
@@ -189,6 +267,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     };
   } finally {
     await deleteNamespace(nsBatch);
+    await deleteNamespace(nsInline);
     await deleteNamespace(nsInstaller);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -20,6 +20,7 @@ export const NLM_F_ROOT = 0x100;
 export const NLM_F_MATCH = 0x200;
 export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
 export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
 export const NLM_F_CREATE = 0x400;
 
 // rtnetlink message types.
@@ -29,11 +30,15 @@ export const RTM_GETLINK = 18;
 export const RTM_NEWROUTE = 24;
 export const RTM_DELROUTE = 25;
 export const RTM_GETROUTE = 26;
+export const RTM_NEWNEXTHOP = 104;
+export const RTM_DELNEXTHOP = 105;
+export const RTM_GETNEXTHOP = 106;
 
 // Multicast groups (numbers for NETLINK_ADD_MEMBERSHIP).
 export const RTNLGRP_LINK = 1;
 export const RTNLGRP_IPV4_ROUTE = 7;
 export const RTNLGRP_IPV6_ROUTE = 11;
+export const RTNLGRP_NEXTHOP = 32;
 
 // struct rtmsg (12 bytes).
 export const RTMSG_LEN = 12;
@@ -58,11 +63,24 @@ export const RTA_MULTIPATH = 9;
 export const RTA_TABLE = 15;
 export const RTA_ENCAP_TYPE = 21;
 export const RTA_ENCAP = 22;
+export const RTA_NH_ID = 30;
 export const NLA_F_NESTED = 0x8000;
 export const NLA_TYPE_MASK = 0x3fff;
 
 /** struct rtnexthop: len u16, flags u8, hops u8, ifindex i32. */
 export const RTNH_LEN = 8;
+
+// Nexthop objects: struct nhmsg (8 bytes) and attributes (linux/nexthop.h).
+export const NHMSG_LEN = 8;
+export const NHA_ID = 1;
+export const NHA_GROUP = 2;
+export const NHA_BLACKHOLE = 4;
+export const NHA_OIF = 5;
+export const NHA_GATEWAY = 6;
+export const NHA_ENCAP_TYPE = 7;
+export const NHA_ENCAP = 8;
+/** struct nexthop_grp: id u32, weight u8 (weight - 1), resvd1 u8, resvd2 u16. */
+export const NEXTHOP_GRP_LEN = 8;
 
 export const LWTUNNEL_ENCAP_IP6 = 4;
 export const LWTUNNEL_IP6_DST = 2;
@@ -76,11 +94,10 @@ export const IFF_UP = 0x1;
 export const METALBOND_RT_PROTO = 254;
 
 /**
- * Gateway of every IPv6 leg. The kernel refuses device-only legs in an IPv6 multipath route; a
- * link-local gateway on the tunnel device satisfies it. The tunnel (ip6tnl, NOARP) never resolves
- * it: the packet goes to the encap destination. See docs/kernel.md.
+ * First id tsbond gives its nexthop objects (0x4d420001, "MB"): far from the small ids people and
+ * other daemons usually pick. Ids already taken are skipped.
  */
-export const IPV6_LEG_GATEWAY = 'fe80::1';
+export const NEXTHOP_ID_BASE = 0x4d420001;
 
 /** The kernel's default metric for IPv6 routes (none given) and IPv4 routes. */
 export const IPV6_DEFAULT_PRIORITY = 1024;

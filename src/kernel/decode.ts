@@ -6,6 +6,15 @@ import {
   IFINFOMSG_LEN,
   IFLA_IFNAME,
   LWTUNNEL_IP6_DST,
+  NEXTHOP_GRP_LEN,
+  NHA_BLACKHOLE,
+  NHA_ENCAP,
+  NHA_ENCAP_TYPE,
+  NHA_GATEWAY,
+  NHA_GROUP,
+  NHA_ID,
+  NHA_OIF,
+  NHMSG_LEN,
   NLA_TYPE_MASK,
   NLMSG_HDRLEN,
   RTA_DST,
@@ -13,6 +22,7 @@ import {
   RTA_ENCAP_TYPE,
   RTA_GATEWAY,
   RTA_MULTIPATH,
+  RTA_NH_ID,
   RTA_OIF,
   RTA_PRIORITY,
   RTA_TABLE,
@@ -100,7 +110,9 @@ export interface DecodedRoute {
   /** Destination bytes as the kernel holds them (host bits clear); zeros for a default route. */
   readonly dst: Uint8Array;
   readonly priority: number | undefined;
-  /** One leg per next hop; a single-path route gives one. */
+  /** RTA_NH_ID: the nexthop object the route uses, if any. */
+  readonly nhid: number | undefined;
+  /** One leg per next hop (also expanded from a nexthop object); a single-path route gives one. */
   readonly legs: RouteLeg[];
 }
 
@@ -146,12 +158,14 @@ export function decodeRoute(buf: Buffer, h: MessageHeader): DecodedRoute | undef
   const flags = buf.readUInt32LE(base + 8);
   let dst: Uint8Array = new Uint8Array(family === 4 ? 4 : 16);
   let priority: number | undefined;
+  let nhid: number | undefined;
   const legs: RouteLeg[] = [];
   const attrStart = base + RTMSG_LEN;
   forEachAttr(buf, attrStart, end, (t, off, len) => {
     if (t === RTA_DST && len === dst.length) dst = copyBytes(buf, off, len);
     else if (t === RTA_TABLE && len >= 4) table = buf.readUInt32LE(off);
     else if (t === RTA_PRIORITY && len >= 4) priority = buf.readUInt32LE(off);
+    else if (t === RTA_NH_ID && len >= 4) nhid = buf.readUInt32LE(off);
     else if (t === RTA_MULTIPATH) {
       let o = off;
       const mpEnd = off + len;
@@ -168,7 +182,7 @@ export function decodeRoute(buf: Buffer, h: MessageHeader): DecodedRoute | undef
     const single = legAttrs(buf, attrStart, end, 0);
     if (single.oif !== undefined) legs.push(single.leg);
   }
-  return { family, dstLen, table, protocol, type, flags, dst, priority, legs };
+  return { family, dstLen, table, protocol, type, flags, dst, priority, nhid, legs };
 }
 
 export interface DecodedLink {
@@ -192,4 +206,52 @@ export function decodeLink(buf: Buffer, h: MessageHeader): DecodedLink | undefin
     }
   });
   return { index, flags, name };
+}
+
+export interface DecodedNexthop {
+  readonly id: number;
+  /** AF_INET, AF_INET6 or AF_UNSPEC (groups). */
+  readonly family: number;
+  readonly protocol: number;
+  /** Member ids of a group (in the kernel's order); undefined for a single next hop. */
+  readonly group: number[] | undefined;
+  readonly oif: number | undefined;
+  readonly gateway: Uint8Array | undefined;
+  readonly encapType: number | undefined;
+  readonly encapDst: Uint8Array | undefined;
+  readonly blackhole: boolean;
+}
+
+/** Decodes an RTM_NEWNEXTHOP / RTM_DELNEXTHOP message. */
+export function decodeNexthop(buf: Buffer, h: MessageHeader): DecodedNexthop | undefined {
+  const base = h.offset + NLMSG_HDRLEN;
+  const end = h.offset + h.length;
+  if (base + NHMSG_LEN > end) return undefined;
+  const family = buf[base] ?? 0;
+  const protocol = buf[base + 2] ?? 0;
+  let id = 0;
+  let group: number[] | undefined;
+  let oif: number | undefined;
+  let gateway: Uint8Array | undefined;
+  let encapType: number | undefined;
+  let encapDst: Uint8Array | undefined;
+  let blackhole = false;
+  forEachAttr(buf, base + NHMSG_LEN, end, (t, off, len) => {
+    if (t === NHA_ID && len >= 4) id = buf.readUInt32LE(off);
+    else if (t === NHA_OIF && len >= 4) oif = buf.readUInt32LE(off);
+    else if (t === NHA_GATEWAY) gateway = copyBytes(buf, off, len);
+    else if (t === NHA_ENCAP_TYPE && len >= 2) encapType = buf.readUInt16LE(off);
+    else if (t === NHA_BLACKHOLE) blackhole = true;
+    else if (t === NHA_ENCAP)
+      forEachAttr(buf, off, off + len, (et, eo, el) => {
+        if (et === LWTUNNEL_IP6_DST && el === 16) encapDst = copyBytes(buf, eo, el);
+      });
+    else if (t === NHA_GROUP) {
+      group = [];
+      for (let o = off; o + NEXTHOP_GRP_LEN <= off + len; o += NEXTHOP_GRP_LEN)
+        group.push(buf.readUInt32LE(o));
+    }
+  });
+  if (id === 0) return undefined;
+  return { id, family, protocol, group, oif, gateway, encapType, encapDst, blackhole };
 }

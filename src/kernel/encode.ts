@@ -1,9 +1,11 @@
 /**
- * rtnetlink request encoders, pure. The byte layout of route requests follows what iproute2 sends
- * for the same routes (test/kernel/fixtures/iproute2-golden.json holds the captured requests):
+ * rtnetlink request encoders, pure. The byte layout follows what iproute2 sends for the same
+ * objects and routes (test/kernel/fixtures/iproute2-golden.json holds the captured requests):
  *
- *   ip route replace PREFIX table T proto 254 nexthop encap ip6 dst HOP dev TUN [nexthop ...]
- *   ip -6 route replace PREFIX table T proto 254 nexthop via fe80::1 encap ip6 dst HOP dev TUN [...]
+ *   ip -6 nexthop add id ID proto 254 encap ip6 dst HOP dev TUN        one object per next hop
+ *   ip nexthop add id ID proto 254 group ID1/ID2/...                   one per set of 2+ hops
+ *   ip nexthop del id ID
+ *   ip route replace PREFIX table T proto 254 nhid ID                  IPv4 and IPv6 alike
  *   ip [-6] route del PREFIX table T proto 254
  *
  * Attributes are 4-byte aligned with zeroed padding; table ids above 255 go in RTA_TABLE (rtm_table
@@ -16,51 +18,54 @@ import {
   AF_UNSPEC,
   IFINFOMSG_LEN,
   IFLA_IFNAME,
-  IPV6_LEG_GATEWAY,
   LWTUNNEL_ENCAP_IP6,
   LWTUNNEL_IP6_DST,
   METALBOND_RT_PROTO,
+  NEXTHOP_GRP_LEN,
+  NHA_ENCAP,
+  NHA_ENCAP_TYPE,
+  NHA_GROUP,
+  NHA_ID,
+  NHA_OIF,
+  NHMSG_LEN,
   NLA_F_NESTED,
   NLMSG_HDRLEN,
   NLM_F_ACK,
   NLM_F_CREATE,
   NLM_F_DUMP,
+  NLM_F_EXCL,
   NLM_F_REPLACE,
   NLM_F_REQUEST,
   RTA_DST,
-  RTA_ENCAP,
-  RTA_ENCAP_TYPE,
-  RTA_GATEWAY,
-  RTA_MULTIPATH,
+  RTA_NH_ID,
   RTA_PRIORITY,
   RTA_TABLE,
   RTMSG_LEN,
-  RTM_GETLINK,
-  RTM_GETROUTE,
+  RTM_DELNEXTHOP,
   RTM_DELROUTE,
+  RTM_GETLINK,
+  RTM_GETNEXTHOP,
+  RTM_GETROUTE,
+  RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
-  RTNH_LEN,
   RTN_UNICAST,
   RTN_UNSPEC,
   RT_SCOPE_NOWHERE,
   RT_SCOPE_UNIVERSE,
   RT_TABLE_UNSPEC,
 } from './constants.js';
-import { parseIPv6 } from '../model/ip.js';
 
 export type AddressFamily = 4 | 6;
 
-/** One kernel route as tsbond writes it: a multipath route, one encap leg per next hop. */
+/** A kernel route as tsbond writes it: a prefix in a table, forwarded by a nexthop object. */
 export interface RouteReplaceSpec {
   readonly family: AddressFamily;
   readonly table: number;
   /** Destination address, host bits cleared (4 or 16 bytes). */
   readonly dst: Uint8Array;
   readonly dstLen: number;
-  /** Interface index of the tunnel device. */
-  readonly ifindex: number;
-  /** Encap destinations (16-byte IPv6 addresses), in the order they are written. */
-  readonly legs: readonly Uint8Array[];
+  /** The nexthop object (one next hop, or a group). */
+  readonly nhid: number;
 }
 
 export interface RouteDeleteSpec {
@@ -72,20 +77,14 @@ export interface RouteDeleteSpec {
   readonly priority?: number | undefined;
 }
 
-const LEG_GATEWAY = parseIPv6(IPV6_LEG_GATEWAY) as Uint8Array;
-
 const align4 = (n: number): number => (n + 3) & ~3;
-
-/** Size of a v4 leg: rtnexthop + RTA_ENCAP{LWTUNNEL_IP6_DST} + RTA_ENCAP_TYPE (padded). */
-const LEG_V4 = RTNH_LEN + 4 + 4 + 16 + 8;
-/** A v6 leg also carries RTA_GATEWAY (the link-local gateway). */
-const LEG_V6 = LEG_V4 + 4 + 16;
 
 class MessageWriter {
   readonly buf: Buffer;
   pos = 0;
   constructor(size: number) {
-    this.buf = Buffer.alloc(size);
+    // From Node's shared pool (cheap for small messages); zeroed: padding and reserved fields.
+    this.buf = Buffer.allocUnsafe(size).fill(0);
   }
   header(type: number, flags: number, seq: number): void {
     this.buf.writeUInt32LE(this.buf.length, 0);
@@ -118,14 +117,6 @@ class MessageWriter {
     this.buf.writeUInt16LE(v, this.pos);
     this.pos += 4; // 2 bytes of zero padding
   }
-  attrString(type: number, s: string): void {
-    const bytes = Buffer.from(`${s}\0`, 'utf8');
-    this.attrBytes(type, bytes);
-  }
-}
-
-function familyCode(f: AddressFamily): number {
-  return f === 4 ? AF_INET : AF_INET6;
 }
 
 function checkDestination(family: AddressFamily, dst: Uint8Array, dstLen: number): void {
@@ -135,12 +126,12 @@ function checkDestination(family: AddressFamily, dst: Uint8Array, dstLen: number
     throw new RangeError(`prefix length ${String(dstLen)} out of range`);
 }
 
-function checkTable(table: number): void {
-  if (!Number.isInteger(table) || table < 1 || table > 0xffffffff)
-    throw new RangeError(`table id ${String(table)} out of range 1..4294967295`);
+function checkId(what: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1 || v > 0xffffffff)
+    throw new RangeError(`${what} ${String(v)} out of range 1..4294967295`);
 }
 
-/** struct rtmsg; the table goes in RTA_TABLE when above 255 (written by the caller). */
+/** struct rtmsg; a table above 255 goes in RTA_TABLE (written by the caller). */
 function rtmsg(
   w: MessageWriter,
   family: AddressFamily,
@@ -149,7 +140,7 @@ function rtmsg(
   scope: number,
   type: number,
 ): void {
-  w.u8(familyCode(family));
+  w.u8(family === 4 ? AF_INET : AF_INET6);
   w.u8(dstLen);
   w.u8(0); // src_len
   w.u8(0); // tos
@@ -160,44 +151,25 @@ function rtmsg(
   w.pos += 4; // rtm_flags
 }
 
-/** RTM_NEWROUTE with NLM_F_CREATE|NLM_F_REPLACE|NLM_F_ACK: the whole next-hop set at once. */
+/** RTM_NEWROUTE with NLM_F_CREATE|NLM_F_REPLACE|NLM_F_ACK: the route now uses `nhid`. */
 export function encodeRouteReplace(r: RouteReplaceSpec, seq: number): Buffer {
   checkDestination(r.family, r.dst, r.dstLen);
-  checkTable(r.table);
-  if (r.legs.length === 0) throw new RangeError('a route needs at least one leg');
-  const legLen = r.family === 4 ? LEG_V4 : LEG_V6;
-  const size =
-    NLMSG_HDRLEN +
-    RTMSG_LEN +
-    4 +
-    r.dst.length +
-    (r.table > 255 ? 8 : 0) +
-    4 +
-    legLen * r.legs.length;
+  checkId('table id', r.table);
+  checkId('nexthop id', r.nhid);
+  const size = NLMSG_HDRLEN + RTMSG_LEN + 4 + r.dst.length + (r.table > 255 ? 8 : 0) + 8;
   const w = new MessageWriter(size);
   w.header(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE, seq);
   rtmsg(w, r.family, r.dstLen, r.table, RT_SCOPE_UNIVERSE, RTN_UNICAST);
   w.attrBytes(RTA_DST, r.dst);
   if (r.table > 255) w.attrU32(RTA_TABLE, r.table);
-  w.attrHeader(RTA_MULTIPATH, legLen * r.legs.length);
-  for (const hop of r.legs) {
-    if (hop.length !== 16) throw new RangeError('a leg needs a 16-byte IPv6 encap destination');
-    // struct rtnexthop: len, flags 0, hops 0 (weight 1), ifindex
-    w.buf.writeUInt16LE(legLen, w.pos);
-    w.buf.writeInt32LE(r.ifindex, w.pos + 4);
-    w.pos += RTNH_LEN;
-    if (r.family === 6) w.attrBytes(RTA_GATEWAY, LEG_GATEWAY);
-    w.attrHeader(RTA_ENCAP | NLA_F_NESTED, 4 + 16);
-    w.attrBytes(LWTUNNEL_IP6_DST, hop);
-    w.attrU16(RTA_ENCAP_TYPE, LWTUNNEL_ENCAP_IP6);
-  }
+  w.attrU32(RTA_NH_ID, r.nhid);
   return w.buf;
 }
 
 /** RTM_DELROUTE for our protocol only: the kernel never deletes another protocol's route. */
 export function encodeRouteDelete(d: RouteDeleteSpec, seq: number): Buffer {
   checkDestination(d.family, d.dst, d.dstLen);
-  checkTable(d.table);
+  checkId('table id', d.table);
   const size =
     NLMSG_HDRLEN +
     RTMSG_LEN +
@@ -222,8 +194,69 @@ export function encodeRouteDelete(d: RouteDeleteSpec, seq: number): Buffer {
   return w.buf;
 }
 
-/** RTM_GETROUTE dump of every route of every family (the kernel filters nothing without strict
- * checking; the reader keeps the configured tables). */
+function nhmsg(w: MessageWriter, family: number, protocol: number): void {
+  w.u8(family);
+  w.u8(0); // scope
+  w.u8(protocol);
+  w.u8(0);
+  w.pos += 4; // nh_flags
+}
+
+/**
+ * RTM_NEWNEXTHOP, NLM_F_CREATE|NLM_F_EXCL (EEXIST if the id is taken): an IPv6 nexthop object
+ * that encapsulates to `hop` (16 bytes) over the tunnel device. IPv4 and IPv6 routes both use it.
+ */
+export function encodeNexthopCreate(
+  id: number,
+  hop: Uint8Array,
+  ifindex: number,
+  seq: number,
+): Buffer {
+  checkId('nexthop id', id);
+  if (hop.length !== 16) throw new RangeError('a next hop is a 16-byte IPv6 address');
+  const w = new MessageWriter(NLMSG_HDRLEN + NHMSG_LEN + 8 + 24 + 8 + 8);
+  w.header(RTM_NEWNEXTHOP, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
+  nhmsg(w, AF_INET6, METALBOND_RT_PROTO);
+  w.attrU32(NHA_ID, id);
+  w.attrHeader(NHA_ENCAP | NLA_F_NESTED, 4 + 16);
+  w.attrBytes(LWTUNNEL_IP6_DST, hop);
+  w.attrU16(NHA_ENCAP_TYPE, LWTUNNEL_ENCAP_IP6);
+  w.attrU32(NHA_OIF, ifindex);
+  return w.buf;
+}
+
+/** RTM_NEWNEXTHOP, NLM_F_CREATE|NLM_F_EXCL: a multipath group of nexthop objects, weight 1 each. */
+export function encodeNexthopGroupCreate(
+  id: number,
+  members: readonly number[],
+  seq: number,
+): Buffer {
+  checkId('nexthop id', id);
+  if (members.length < 2) throw new RangeError('a group needs at least two members');
+  for (const m of members) checkId('nexthop id', m);
+  const w = new MessageWriter(NLMSG_HDRLEN + NHMSG_LEN + 8 + 4 + NEXTHOP_GRP_LEN * members.length);
+  w.header(RTM_NEWNEXTHOP, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
+  nhmsg(w, AF_UNSPEC, METALBOND_RT_PROTO);
+  w.attrU32(NHA_ID, id);
+  w.attrHeader(NHA_GROUP, NEXTHOP_GRP_LEN * members.length);
+  for (const m of members) {
+    w.buf.writeUInt32LE(m, w.pos); // weight byte 0 means weight 1
+    w.pos += NEXTHOP_GRP_LEN;
+  }
+  return w.buf;
+}
+
+/** RTM_DELNEXTHOP by id. */
+export function encodeNexthopDelete(id: number, seq: number): Buffer {
+  checkId('nexthop id', id);
+  const w = new MessageWriter(NLMSG_HDRLEN + NHMSG_LEN + 8);
+  w.header(RTM_DELNEXTHOP, NLM_F_REQUEST | NLM_F_ACK, seq);
+  nhmsg(w, AF_UNSPEC, 0);
+  w.attrU32(NHA_ID, id);
+  return w.buf;
+}
+
+/** RTM_GETROUTE dump of every route of every family (the reader keeps the configured tables). */
 export function encodeRouteDump(seq: number): Buffer {
   const w = new MessageWriter(NLMSG_HDRLEN + RTMSG_LEN);
   w.header(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq);
@@ -231,13 +264,20 @@ export function encodeRouteDump(seq: number): Buffer {
   return w.buf;
 }
 
+/** RTM_GETNEXTHOP dump of every nexthop object. */
+export function encodeNexthopDump(seq: number): Buffer {
+  const w = new MessageWriter(NLMSG_HDRLEN + NHMSG_LEN);
+  w.header(RTM_GETNEXTHOP, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  return w.buf;
+}
+
 /** RTM_GETLINK for one device by name; answered by RTM_NEWLINK, or ENODEV. */
 export function encodeLinkGet(name: string, seq: number): Buffer {
-  const nameLen = Buffer.byteLength(name, 'utf8') + 1;
-  const w = new MessageWriter(NLMSG_HDRLEN + IFINFOMSG_LEN + 4 + align4(nameLen));
+  const bytes = Buffer.from(`${name}\0`, 'utf8');
+  const w = new MessageWriter(NLMSG_HDRLEN + IFINFOMSG_LEN + 4 + align4(bytes.length));
   w.header(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
   w.pos += IFINFOMSG_LEN; // family AF_UNSPEC, index 0: look up by name
-  w.attrString(IFLA_IFNAME, name);
+  w.attrBytes(IFLA_IFNAME, bytes);
   return w.buf;
 }
 

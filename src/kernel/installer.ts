@@ -1,54 +1,47 @@
 /**
  * KernelRouteInstaller: a RouteHandler that installs the routes a MetalBond client receives into
- * Linux routing tables over rtnetlink (one table per VNI, one encap leg per next hop over an ip6
- * tunnel device, protocol 254). See docs/kernel.md.
- *
- * Handler calls only change the desired state (synchronous, cheap); writes are queued per kernel
- * route and sent in batches, several in flight, one request in flight per route at a time, each
- * acknowledged. A route always gets its latest desired state, so a burst of changes to one prefix
- * costs one or two writes.
+ * Linux routing tables over rtnetlink: one table per VNI, protocol 254, each route forwarded by a
+ * nexthop object that encapsulates (ip6) to the next hop over a tunnel device, a group of them for
+ * ECMP. Handler calls only change the desired state; the engine (sync.ts) writes. See
+ * docs/kernel.md.
  */
 
+import { NetlinkChannel } from './channel.js';
 import {
   IFF_UP,
-  IPV4_DEFAULT_PRIORITY,
-  IPV6_DEFAULT_PRIORITY,
   METALBOND_RT_PROTO,
   RTM_DELLINK,
+  RTM_DELNEXTHOP,
   RTM_DELROUTE,
-  RTM_F_CLONED,
   RTM_NEWLINK,
+  RTM_NEWNEXTHOP,
   RTM_NEWROUTE,
   RTNLGRP_IPV4_ROUTE,
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_LINK,
+  RTNLGRP_NEXTHOP,
 } from './constants.js';
-import { NetlinkChannel } from './channel.js';
 import {
   decodeLink,
+  decodeNexthop,
   decodeRoute,
   routeProtocol,
-  type DecodedRoute,
   type MessageHeader,
 } from './decode.js';
-import {
-  encodeLinkGet,
-  encodePermissionProbe,
-  encodeRouteDelete,
-  encodeRouteDump,
-  encodeRouteReplace,
-} from './encode.js';
+import { encodeLinkGet, encodePermissionProbe } from './encode.js';
 import { KernelPermissionError, NetlinkError, TunnelDeviceMissingError } from './errors.js';
 import { StartupHold } from './hold.js';
-import { RetryScheduler } from './retry.js';
+import {
+  adoptSnapshot,
+  compareSnapshot,
+  foundRouteId,
+  isOurRoute,
+  readKernel,
+} from './reconcile.js';
 import {
   addMember,
-  describeRoute,
-  desiredLegs,
-  fromHex,
-  joinLegs,
+  foundLegs,
   kernelDestination,
-  kernelLegs,
   legAddress,
   memberOf,
   newRouteState,
@@ -57,13 +50,13 @@ import {
   splitLegs,
   type KernelRouteState,
 } from './route-state.js';
+import { KernelSync, type Device } from './sync.js';
 import { openNetlinkTransport, type NetlinkTransport } from './transport.js';
 import {
   newCounters,
   type KernelCounters,
   type KernelRouteInfo,
   type KernelRouteInstallerOptions,
-  type RepairReason,
   type ResyncSignals,
   type SyncedEvent,
 } from './types.js';
@@ -73,42 +66,20 @@ import { silentLogger, type Logger } from '../log.js';
 import { formatIP } from '../model/ip.js';
 import type { Route, Vni } from '../model/route.js';
 
-/** Errors after which the same request may succeed later. */
-const TRANSIENT = new Set(['ENOBUFS', 'EBUSY', 'EAGAIN', 'EINTR', 'ENOMEM']);
-/** Errors that mean the tunnel device is down or gone: writes wait for it. */
-const DEVICE_TROUBLE = new Set(['ENETDOWN', 'ENODEV']);
-/** Legs of a route whose state in the kernel is unknown (an acknowledgement was lost). */
-const UNKNOWN = '?';
-
 export const DEFAULT_TUNNEL_DEVICE = 'ip6tnl0';
 
-interface Device {
-  readonly name: string;
-  index: number | undefined;
-  up: boolean;
-}
-
 export class KernelRouteInstaller implements RouteHandler {
-  /** Live counters (plain object) for metrics. */
+  /** Live counters (a plain object) for metrics. */
   readonly counters: KernelCounters = newCounters();
-  readonly device: Device;
-  private readonly routes = new Map<string, KernelRouteState>();
-  private readonly queue = new Set<KernelRouteState>();
-  private readonly repairOf = new Map<KernelRouteState, RepairReason>();
+  private readonly sync: KernelSync;
   private readonly tables: ReadonlyMap<Vni, number>;
   private readonly tableIds: ReadonlySet<number>;
   private readonly log: Logger;
-  private readonly retry: RetryScheduler<KernelRouteState>;
   private readonly warnedVnis = new Set<Vni>();
-  private readonly settleWaiters: (() => void)[] = [];
-  private hold: StartupHold;
-  private writes = 0;
-  private ready = false;
-  private closed = false;
-  private pumpScheduled = false;
-  private reconciling = false;
   private holdTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
+  private reconcileSoon: NodeJS.Timeout | undefined;
+  private reconciling: Promise<boolean> | undefined;
   private signals: { s: ResyncSignals; listener: (e: SyncedEvent) => void } | undefined;
 
   private constructor(
@@ -117,30 +88,41 @@ export class KernelRouteInstaller implements RouteHandler {
   ) {
     this.tables = new Map(options.tables);
     this.tableIds = new Set(this.tables.values());
-    this.device = { name: options.device ?? DEFAULT_TUNNEL_DEVICE, index: undefined, up: false };
     this.log = (options.logger ?? silentLogger()).child({ component: 'kernel' });
-    this.retry = new RetryScheduler(
-      options.retryMinMs ?? 50,
-      options.retryMaxMs ?? 5000,
-      (items) => {
-        for (const s of items) this.mark(s);
+    const device: Device = {
+      name: options.device ?? DEFAULT_TUNNEL_DEVICE,
+      index: undefined,
+      up: false,
+    };
+    this.sync = new KernelSync(
+      channel,
+      device,
+      this.counters,
+      this.log,
+      {
+        retryMinMs: options.retryMinMs ?? 50,
+        retryMaxMs: options.retryMaxMs ?? 5000,
+        recheckDevice: () => {
+          this.recheckDevice();
+        },
       },
+      this.tables,
     );
-    this.hold = new StartupHold(this.tables, false);
     channel.onNotification((buf, h) => {
       this.notification(buf, h);
     });
     channel.onOverrun(() => {
       this.counters.overruns++;
       this.log.warn('netlink receive buffer overflow: will reconcile with the kernel');
-      this.scheduleReconcile(1000);
+      this.scheduleReconcile(500);
     });
   }
 
   /**
    * Opens the netlink socket (loading the netlink package), checks the tunnel device and the
-   * permission, reads our routes already in the configured tables and starts following link and
-   * route events. Throws TunnelDeviceMissingError, KernelPermissionError, KernelUnsupportedError.
+   * permission, reads what is ours in the kernel and starts following link, route and nexthop
+   * events. Throws TunnelDeviceMissingError, KernelPermissionError, KernelUnsupportedError,
+   * InvalidArgumentError.
    */
   static async open(
     options: KernelRouteInstallerOptions,
@@ -155,26 +137,36 @@ export class KernelRouteInstaller implements RouteHandler {
     const channel = new NetlinkChannel(t, { window, batch: options.batch ?? 64 });
     const installer = new KernelRouteInstaller(channel, options);
     try {
-      for (const g of [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE]) t.addMembership(g);
+      for (const g of [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP])
+        t.addMembership(g);
       await installer.start();
     } catch (e) {
       installer.stopTimers();
+      installer.sync.close();
       channel.close();
       throw e;
     }
     return installer;
   }
 
+  /** The tunnel device as last seen (index undefined: missing). */
+  get device(): Readonly<Device> {
+    return this.sync.device;
+  }
+
   // ---- RouteHandler ----
+
+  // The nexthop object a route needs is looked up when it is written (sync.ts), so a burst of
+  // changes to one prefix costs one lookup.
 
   addRoute(vni: Vni, route: Route): void {
     const s = this.stateFor(vni, route, true);
-    if (s !== undefined && addMember(s, memberOf(vni, route))) this.mark(s);
+    if (s !== undefined && addMember(s, memberOf(vni, route))) this.sync.mark(s);
   }
 
   removeRoute(vni: Vni, route: Route): void {
     const s = this.stateFor(vni, route, false);
-    if (s !== undefined && removeMember(s, memberOf(vni, route))) this.mark(s);
+    if (s !== undefined && removeMember(s, memberOf(vni, route))) this.sync.mark(s);
   }
 
   // ---- public API ----
@@ -184,7 +176,7 @@ export class KernelRouteInstaller implements RouteHandler {
    * every VNI of that table has re-synced (or the hold time ends).
    */
   attachResync(signals: ResyncSignals): void {
-    if (this.closed) return;
+    if (this.sync.closed) return;
     this.detachResync();
     const listener = (e: SyncedEvent): void => {
       this.vniSynced(e.vni);
@@ -194,104 +186,105 @@ export class KernelRouteInstaller implements RouteHandler {
     for (const vni of this.tables.keys()) if (signals.isSynced(vni)) this.vniSynced(vni);
   }
 
-  /** Resolves when every desired change is acknowledged by the kernel (or timeoutMs passes). */
+  /** Resolves true when the kernel has acknowledged every change so far (false after timeoutMs). */
   settled(timeoutMs = 30_000): Promise<boolean> {
-    if (this.isSettled()) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        resolve(false);
-      }, timeoutMs);
-      this.settleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
+    return this.sync.settled(timeoutMs);
   }
 
-  /** Our kernel routes, desired and installed. */
+  /** Our kernel routes: wanted next hops and what the kernel holds. */
   kernelRoutes(): KernelRouteInfo[] {
     const out: KernelRouteInfo[] = [];
-    for (const s of this.routes.values()) {
-      const want = this.desired(s);
-      const have = s.kernel === undefined || s.kernel === UNKNOWN ? undefined : s.kernel;
+    for (const s of this.sync.routes.values()) {
+      const k = s.kernel;
       out.push({
         table: s.table,
         destination: `${formatIP(s.dst)}/${String(s.dstLen)}`,
-        nextHops: want === undefined ? [] : splitLegs(want).map(legAddress),
+        nextHops: s.want === undefined ? [] : splitLegs(s.want.key).map(legAddress),
         installed:
-          have === undefined ? undefined : splitLegs(have.replace(/^!/, '')).map(legAddress),
+          typeof k === 'object' && !k.key.startsWith('!')
+            ? splitLegs(k.key).map(legAddress)
+            : k === 'none'
+              ? undefined
+              : [],
         error: s.failed,
       });
     }
     return out;
   }
 
-  /** Runs a full comparison with the kernel now; resolves to the number of routes repaired. */
+  /** A full comparison with the kernel now; resolves to the number of repairs it started. */
   async reconcile(): Promise<number> {
     const before = this.counters.repairs;
-    await this.fullReconcile('periodic');
-    await this.settled();
+    await this.fullReconcile();
+    await this.sync.settled(30_000);
     return this.counters.repairs - before;
   }
 
   /**
-   * Stops handling routes. With `cleanup`, removes every protocol-254 route in the configured
-   * tables first (Go MetalBond's --cleanup); otherwise the kernel keeps them for the next start.
+   * Stops handling routes. With `cleanup`, first removes every protocol-254 route in the
+   * configured tables and our nexthop objects (Go MetalBond's --cleanup); otherwise the kernel
+   * keeps them for the next start.
    */
   async close(options: { cleanup?: boolean; timeoutMs?: number } = {}): Promise<void> {
-    if (this.closed) return;
+    if (this.sync.closed) return;
     this.detachResync();
     this.stopTimers();
     if (options.cleanup === true) {
-      this.hold.releaseAll();
-      for (const s of this.routes.values()) {
-        s.members = [];
-        s.held = undefined;
-        this.mark(s);
-      }
       const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-      await this.settled(Math.max(0, deadline - Date.now()));
-      // Anything of ours we did not know about (e.g. added while we were not running).
-      await this.fullReconcile('periodic');
-      await this.settled(Math.max(0, deadline - Date.now()));
+      const left = (): number => Math.max(0, deadline - Date.now());
+      this.hold = new StartupHold(this.tables, false);
+      this.dropEverything();
+      await this.sync.settled(left());
+      // Anything of ours we did not know about (added while we were not looking).
+      await this.fullReconcile();
+      this.dropEverything();
+      await this.sync.settled(left());
     }
-    this.closed = true;
-    this.retry.clear();
+    this.sync.close();
     this.channel.close();
-    this.wakeSettled();
     this.log.info({ cleanup: options.cleanup === true }, 'kernel route installer closed');
   }
 
   // ---- start-up ----
+
+  private set hold(h: StartupHold) {
+    this.sync.hold = h;
+  }
 
   private async start(): Promise<void> {
     await this.lookUpDevice();
     await this.checkPermission();
     const hold = this.options.resync?.holdTimeMs ?? this.options.holdTimeMs ?? 0;
     this.hold = new StartupHold(this.tables, hold > 0);
-    let attempts = 0;
-    while (!(await this.fullReconcile('start'))) {
-      if (++attempts >= 5) throw new NetlinkError('cannot read the routing tables', 'EINTR');
+    let found = -1;
+    for (let attempt = 0; attempt < 5 && found < 0; attempt++) {
+      const r = await readKernel(this.sync, this.tableIds);
+      if (r.ok) found = adoptSnapshot(this.sync, r.snapshot);
+      else if (r.errno !== undefined)
+        throw new NetlinkError('cannot read the routing tables', r.errno);
     }
-    this.ready = true;
-    const found = [...this.routes.values()].filter((s) => s.kernel !== undefined).length;
+    if (found < 0) throw new NetlinkError('cannot read the routing tables', 'EINTR');
+    this.counters.ops.dump.ok++;
+    this.counters.reconciles++;
+    this.sync.ready = true;
+    const dev = this.sync.device;
     this.log.info(
       {
-        device: this.device.name,
-        ifindex: this.device.index,
-        up: this.device.up,
+        device: dev.name,
+        ifindex: dev.index,
+        up: dev.up,
         tables: Object.fromEntries(this.tables),
         found,
         holdTimeMs: hold,
       },
       hold > 0
-        ? 'kernel routes: existing routes kept until their VNIs re-sync'
-        : 'kernel routes: existing routes swept',
+        ? 'kernel routes: routes found are kept until their VNIs re-sync'
+        : 'kernel routes: routes found are removed',
     );
-    if (!this.device.up) this.log.warn({ device: this.device.name }, 'tunnel device is down');
+    if (!dev.up) this.log.warn({ device: dev.name }, 'tunnel device is down: routes wait for it');
     if (hold > 0) {
       this.holdTimer = setTimeout(() => {
-        this.releaseTables(this.hold.releaseAll(), 'hold time ended');
+        this.releaseTables(this.sync.hold.releaseAll(), 'hold time ended');
       }, hold);
       this.holdTimer.unref();
     }
@@ -299,29 +292,28 @@ export class KernelRouteInstaller implements RouteHandler {
     const every = this.options.reconcileIntervalMs ?? 60_000;
     if (every > 0) {
       this.reconcileTimer = setInterval(() => {
-        void this.fullReconcile('periodic');
+        void this.fullReconcile();
       }, every);
       this.reconcileTimer.unref();
     }
-    if (hold === 0) {
-      // Go's behaviour: what was left from before is removed before any route is installed.
-      this.pump();
-      if (!(await this.settled(30_000))) this.log.warn('sweeping old kernel routes is taking long');
-    }
+    this.sync.pump();
+    // Go's behaviour at hold time 0: what was left from before is gone before anything is added.
+    if (hold === 0 && !(await this.sync.settled(60_000)))
+      this.log.warn('removing the routes found is taking long');
   }
 
   private lookUpDevice(): Promise<void> {
     return new Promise((resolve, reject) => {
       const seq = this.channel.nextSeq();
+      const dev = this.sync.device;
       this.channel.request(
         seq,
-        encodeLinkGet(this.device.name, seq),
+        encodeLinkGet(dev.name, seq),
         (errno) => {
-          if (errno === 'ENODEV') reject(new TunnelDeviceMissingError(this.device.name));
+          if (errno === 'ENODEV' || (errno === undefined && dev.index === undefined))
+            reject(new TunnelDeviceMissingError(dev.name));
           else if (errno !== undefined)
             reject(new NetlinkError('cannot look up the tunnel device', errno));
-          else if (this.device.index === undefined)
-            reject(new TunnelDeviceMissingError(this.device.name));
           else resolve();
         },
         (buf, h) => {
@@ -346,7 +338,7 @@ export class KernelRouteInstaller implements RouteHandler {
   // ---- desired state ----
 
   private stateFor(vni: Vni, route: Route, adding: boolean): KernelRouteState | undefined {
-    if (this.closed) return undefined;
+    if (this.sync.closed) return undefined;
     const table = this.tables.get(vni);
     if (table === undefined) {
       if (adding) this.counters.skippedNoTable++;
@@ -362,434 +354,46 @@ export class KernelRouteInstaller implements RouteHandler {
       return undefined;
     }
     const id = routeId(table, d.dst, d.dstLen);
-    let s = this.routes.get(id);
+    let s = this.sync.routes.get(id);
     if (s === undefined) {
       if (!adding) return undefined;
       s = newRouteState(d.family, table, d.dst, d.dstLen);
-      this.routes.set(id, s);
+      this.sync.routes.set(id, s);
     }
     return s;
   }
 
-  private desired(s: KernelRouteState): string | undefined {
-    return desiredLegs(s, this.hold.isHeld(s.table));
-  }
-
-  private setKernel(s: KernelRouteState, legs: string | undefined): void {
-    if ((s.kernel === undefined) !== (legs === undefined))
-      this.counters.routesInstalled += legs === undefined ? -1 : 1;
-    s.kernel = legs;
-  }
-
-  private mark(s: KernelRouteState): void {
-    if (this.closed || s.queued) return;
-    s.queued = true;
-    this.queue.add(s);
-    this.schedulePump();
-  }
-
-  private forgetIfIdle(s: KernelRouteState): void {
-    if (
-      s.members.length === 0 &&
-      s.held === undefined &&
-      s.kernel === undefined &&
-      s.inFlight === 0 &&
-      !s.queued &&
-      !this.retry.isWaiting(s)
-    ) {
-      this.routes.delete(s.id);
-      this.repairOf.delete(s);
+  private dropEverything(): void {
+    for (const s of this.sync.routes.values()) {
+      s.members = [];
+      s.held = undefined;
+      this.sync.mark(s);
     }
-  }
-
-  // ---- writes ----
-
-  private schedulePump(): void {
-    if (this.pumpScheduled || this.closed) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.pump();
-    });
-  }
-
-  private get deviceReady(): boolean {
-    return this.device.index !== undefined && this.device.up;
-  }
-
-  private pump(): void {
-    if (!this.ready || this.closed) return;
-    for (const s of this.queue) {
-      if (this.channel.room === 0) break;
-      if (!this.needsWrite(s)) {
-        // Nothing to write (already so, refused unchanged, or waiting for the device, in which
-        // case the device coming up queues it again).
-        this.queue.delete(s);
-        s.queued = false;
-        this.forgetIfIdle(s);
-        continue;
-      }
-      if (s.inFlight !== 0) continue;
-      this.queue.delete(s);
-      s.queued = false;
-      this.send(s, this.desired(s));
-    }
-    this.channel.flush();
-    this.counters.datagrams = this.channel.datagramsSent;
-    this.wakeSettled();
-  }
-
-  private send(s: KernelRouteState, want: string | undefined): void {
-    const seq = this.channel.nextSeq();
-    const message =
-      want === undefined
-        ? encodeRouteDelete(
-            {
-              family: s.family,
-              table: s.table,
-              dst: s.dst,
-              dstLen: s.dstLen,
-              priority: s.priority,
-            },
-            seq,
-          )
-        : encodeRouteReplace(
-            {
-              family: s.family,
-              table: s.table,
-              dst: s.dst,
-              dstLen: s.dstLen,
-              ifindex: this.device.index ?? 0,
-              legs: splitLegs(want).map(fromHex),
-            },
-            seq,
-          );
-    s.inFlight = seq;
-    s.sentAt = ++this.writes;
-    this.channel.request(seq, message, (errno) => {
-      this.completed(s, seq, want, errno);
-    });
-  }
-
-  private completed(
-    s: KernelRouteState,
-    seq: number,
-    sent: string | undefined,
-    errno: string | undefined,
-  ): void {
-    if (s.inFlight === seq) s.inFlight = 0;
-    const op = sent === undefined ? this.counters.ops.delete : this.counters.ops.replace;
-    if (errno === undefined || (sent === undefined && errno === 'ESRCH')) {
-      // ESRCH on a delete: the route is already gone, which is what we wanted.
-      op.ok++;
-      this.setKernel(s, sent);
-      s.failed = undefined;
-      this.retry.succeeded(s);
-      const reason = this.repairOf.get(s);
-      if (reason !== undefined) {
-        this.repairOf.delete(s);
-        this.counters.repairs++;
-        this.counters.repairsByReason[reason]++;
-      }
-    } else {
-      op.error++;
-      this.counters.errorsByErrno[errno] = (this.counters.errorsByErrno[errno] ?? 0) + 1;
-      if (errno === 'ENOBUFS') this.setKernel(s, UNKNOWN);
-      if (TRANSIENT.has(errno) || DEVICE_TROUBLE.has(errno)) {
-        this.counters.retries++;
-        this.log.debug({ errno, route: describeRoute(s) }, 'netlink request failed, will retry');
-        if (DEVICE_TROUBLE.has(errno)) this.recheckDevice();
-        this.retry.schedule(s);
-      } else {
-        if (s.failed !== errno) {
-          this.log.warn(
-            {
-              errno,
-              route: describeRoute(s),
-              nextHops: sent === undefined ? [] : splitLegs(sent).map(legAddress),
-              op: sent === undefined ? 'delete' : 'replace',
-            },
-            'kernel refused route',
-          );
-        }
-        s.failed = errno;
-        s.failedFor = sent ?? '';
-      }
-    }
-    // Changed while the request was in flight: write the new state.
-    if (!this.retry.isWaiting(s) && this.desired(s) !== sent) this.mark(s);
-    this.forgetIfIdle(s);
-    this.schedulePump();
-  }
-
-  /** Whether the pump would send a request for this route now (or once it is not in flight). */
-  private needsWrite(s: KernelRouteState): boolean {
-    const want = this.desired(s);
-    if (s.failed !== undefined && (want ?? '') === s.failedFor) return false;
-    if (want === s.kernel && s.kernel !== UNKNOWN) return false;
-    return this.deviceReady || want === undefined;
-  }
-
-  private isSettled(): boolean {
-    if (this.closed) return true;
-    if (this.channel.inFlight > 0 || this.retry.size > 0 || this.reconciling) return false;
-    for (const s of this.queue) if (this.needsWrite(s)) return false;
-    return true;
-  }
-
-  private wakeSettled(): void {
-    if (this.settleWaiters.length === 0 || !this.isSettled()) return;
-    for (const w of this.settleWaiters.splice(0)) w();
-  }
-
-  // ---- events from the kernel ----
-
-  private notification(buf: Buffer, h: MessageHeader): void {
-    if (this.closed) return;
-    if (h.type === RTM_NEWLINK || h.type === RTM_DELLINK) {
-      this.linkMessage(buf, h);
-      return;
-    }
-    if ((h.type !== RTM_NEWROUTE && h.type !== RTM_DELROUTE) || !this.ready) return;
-    if (routeProtocol(buf, h) !== METALBOND_RT_PROTO) return;
-    const r = decodeRoute(buf, h);
-    if (r === undefined || !this.tableIds.has(r.table) || (r.flags & RTM_F_CLONED) !== 0) return;
-    const id = routeId(r.table, r.dst, r.dstLen, nonDefaultPriority(r.family, r.priority));
-    let s = this.routes.get(id);
-    if ((s?.inFlight ?? 0) !== 0) return;
-    if (h.type === RTM_DELROUTE) {
-      if (s?.kernel === undefined) return;
-      this.setKernel(s, undefined);
-      if (this.desired(s) !== undefined) this.repair(s, 'deleted');
-      else this.forgetIfIdle(s);
-      return;
-    }
-    const legs = kernelLegs(r, this.device.index ?? -1);
-    if (s === undefined) {
-      s = newRouteState(
-        r.family,
-        r.table,
-        r.dst,
-        r.dstLen,
-        nonDefaultPriority(r.family, r.priority),
-      );
-      this.routes.set(id, s);
-    }
-    if (s.kernel === legs) return;
-    this.setKernel(s, legs);
-    if (this.desired(s) !== legs) this.repair(s, s.members.length > 0 ? 'changed' : 'foreign');
-  }
-
-  private repair(s: KernelRouteState, reason: RepairReason): void {
-    this.repairOf.set(s, reason);
-    this.mark(s);
-  }
-
-  private linkMessage(buf: Buffer, h: MessageHeader): void {
-    const link = decodeLink(buf, h);
-    if (link === undefined) return;
-    const dev = this.device;
-    const ours = link.name === dev.name || (link.name === undefined && link.index === dev.index);
-    if (h.type === RTM_DELLINK || !ours) {
-      // Deleted, or renamed away: the kernel dropped the routes through it.
-      if (link.index === dev.index) {
-        this.log.warn({ device: dev.name }, 'tunnel device gone: routes wait for it to return');
-        dev.index = undefined;
-        this.deviceLost();
-      }
-      return;
-    }
-    const recreated = dev.index !== undefined && dev.index !== link.index;
-    const wasReady = this.deviceReady;
-    if (recreated) this.deviceLost();
-    dev.index = link.index;
-    dev.up = (link.flags & IFF_UP) !== 0;
-    if (!this.ready) return;
-    if (wasReady && !dev.up) {
-      this.log.warn({ device: dev.name }, 'tunnel device down: routes wait for it');
-      this.deviceLost();
-    } else if (dev.up && (!wasReady || recreated)) {
-      let n = 0;
-      for (const s of this.routes.values()) {
-        if (this.desired(s) !== undefined && this.desired(s) !== s.kernel) {
-          this.repair(s, 'device');
-          n++;
-        }
-      }
-      this.log.info(
-        { device: dev.name, ifindex: dev.index, routes: n },
-        'tunnel device up: reinstalling routes',
-      );
-    }
-  }
-
-  /** The kernel removed every route through the device (down, deleted or re-created). */
-  private deviceLost(): void {
-    for (const s of this.routes.values()) {
-      if (s.kernel !== undefined && s.inFlight === 0) this.setKernel(s, undefined);
-    }
-  }
-
-  private recheckDevice(): void {
-    if (this.closed) return;
-    const seq = this.channel.nextSeq();
-    this.channel.request(
-      seq,
-      encodeLinkGet(this.device.name, seq),
-      (errno) => {
-        if (errno === 'ENODEV' && this.device.index !== undefined) {
-          this.device.index = undefined;
-          this.deviceLost();
-        }
-      },
-      (b, h) => {
-        this.linkMessage(b, h);
-      },
-    );
-    this.schedulePump();
-  }
-
-  // ---- full comparison with the kernel ----
-
-  private scheduleReconcile(delayMs: number): void {
-    setTimeout(() => {
-      void this.fullReconcile('periodic');
-    }, delayMs).unref();
-  }
-
-  /**
-   * Dumps the routing tables and compares our protocol-254 routes in the configured tables with
-   * what we believe. At start, what is found becomes the known state (and, while held, part of the
-   * desired one). Later, routes written since the dump began are skipped (the dump may predate
-   * their write); the others are corrected where the kernel differs. False if the dump failed or
-   * was inconsistent.
-   */
-  private async fullReconcile(kind: 'start' | 'periodic'): Promise<boolean> {
-    if (this.closed || (kind === 'periodic' && (this.reconciling || !this.ready))) return false;
-    this.reconciling = true;
-    const startWrites = this.writes;
-    const found = new Map<
-      string,
-      { r: NonNullable<ReturnType<typeof decodeRoute>>; legs: string }
-    >();
-    const ifindex = this.device.index ?? -1;
-    const seq = this.channel.nextSeq();
-    const result = await this.channel.dump(seq, encodeRouteDump(seq), (buf, h) => {
-      if (h.type !== RTM_NEWROUTE || routeProtocol(buf, h) !== METALBOND_RT_PROTO) return;
-      const r = decodeRoute(buf, h);
-      if (r === undefined || !this.tableIds.has(r.table) || (r.flags & RTM_F_CLONED) !== 0) return;
-      const prio = nonDefaultPriority(r.family, r.priority);
-      found.set(routeId(r.table, r.dst, r.dstLen, prio), { r, legs: kernelLegs(r, ifindex) });
-    });
-    this.reconciling = false;
-    if (result.errno !== undefined || result.interrupted) {
-      this.counters.ops.dump.error++;
-      if (result.errno !== undefined)
-        this.counters.errorsByErrno[result.errno] =
-          (this.counters.errorsByErrno[result.errno] ?? 0) + 1;
-      if (kind === 'periodic') {
-        this.log.debug({ errno: result.errno }, 'route dump failed or inconsistent, will retry');
-        this.scheduleReconcile(2000);
-      }
-      this.wakeSettled();
-      return false;
-    }
-    this.counters.ops.dump.ok++;
-    this.counters.reconciles++;
-    if (kind === 'start') this.adoptFound(found);
-    else this.compareFound(found, startWrites);
-    this.schedulePump();
-    this.wakeSettled();
-    return true;
-  }
-
-  private adoptFound(found: FoundRoutes): void {
-    for (const [id, { r, legs }] of found) {
-      const s = newRouteState(
-        r.family,
-        r.table,
-        r.dst,
-        r.dstLen,
-        nonDefaultPriority(r.family, r.priority),
-      );
-      this.routes.set(id, s);
-      this.setKernel(s, legs);
-      if (this.hold.isHeld(s.table)) {
-        s.held = heldLegs(legs);
-      } else {
-        this.counters.staleRemoved++;
-        this.mark(s);
-      }
-    }
-  }
-
-  private compareFound(found: FoundRoutes, startWrites: number): void {
-    let repaired = 0;
-    for (const s of this.routes.values()) {
-      const f = found.get(s.id);
-      found.delete(s.id);
-      // Written since the dump began: the dump may predate the write.
-      if (s.inFlight !== 0 || s.sentAt > startWrites) continue;
-      const legs = f?.legs;
-      if (legs === s.kernel) continue;
-      const wasUnknown = s.kernel === UNKNOWN;
-      this.setKernel(s, legs);
-      const want = this.desired(s);
-      if (want === legs || (s.failed !== undefined && (want ?? '') === s.failedFor)) continue;
-      if (wasUnknown) {
-        // Our own acknowledgement was lost: now we know, write if needed (not a repair).
-        this.mark(s);
-        continue;
-      }
-      if (want !== undefined && !this.deviceReady) continue;
-      this.repair(s, legs === undefined ? 'missing' : s.members.length > 0 ? 'changed' : 'foreign');
-      repaired++;
-    }
-    // Ours by protocol and table, but unknown to us (added behind our back).
-    for (const [id, { r, legs }] of found) {
-      const s = newRouteState(
-        r.family,
-        r.table,
-        r.dst,
-        r.dstLen,
-        nonDefaultPriority(r.family, r.priority),
-      );
-      this.routes.set(id, s);
-      this.setKernel(s, legs);
-      if (this.hold.isHeld(s.table)) {
-        s.held = heldLegs(legs);
-        continue;
-      }
-      this.repair(s, 'foreign');
-      repaired++;
-    }
-    if (repaired > 0)
-      this.log.info({ repaired }, 'reconcile: routes differing from the kernel rewritten');
   }
 
   // ---- start-up hold ----
 
   private vniSynced(vni: Vni): void {
-    const table = this.hold.vniSynced(vni);
+    const table = this.sync.hold.vniSynced(vni);
     if (table !== undefined) this.releaseTables([table], `VNI ${String(vni)} re-synced`);
   }
 
   private releaseTables(tables: number[], why: string): void {
-    if (tables.length === 0 || this.closed) return;
+    if (tables.length === 0 || this.sync.closed) return;
     const set = new Set(tables);
     let kept = 0;
     let removed = 0;
-    for (const s of this.routes.values()) {
+    for (const s of this.sync.routes.values()) {
       if (!set.has(s.table) || s.held === undefined) continue;
       if (s.members.length > 0) kept++;
       else removed++;
       s.held = undefined;
-      this.mark(s);
+      this.sync.mark(s);
     }
     this.counters.staleKept += kept;
     this.counters.staleRemoved += removed;
     this.log.info({ tables, kept, removed, why }, 'kernel routes found at start reconciled');
-    if (!this.hold.anyHeld && this.holdTimer !== undefined) {
+    if (!this.sync.hold.anyHeld && this.holdTimer !== undefined) {
       clearTimeout(this.holdTimer);
       this.holdTimer = undefined;
     }
@@ -802,23 +406,153 @@ export class KernelRouteInstaller implements RouteHandler {
   }
 
   private stopTimers(): void {
-    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer);
-    if (this.reconcileTimer !== undefined) clearInterval(this.reconcileTimer);
+    clearTimeout(this.holdTimer);
+    clearInterval(this.reconcileTimer);
+    clearTimeout(this.reconcileSoon);
     this.holdTimer = undefined;
     this.reconcileTimer = undefined;
+    this.reconcileSoon = undefined;
   }
-}
 
-type FoundRoutes = Map<string, { readonly r: DecodedRoute; readonly legs: string }>;
+  // ---- the kernel's side ----
 
-/** The valid legs of a route found in the kernel, kept while its table is held. */
-function heldLegs(kernel: string): string | undefined {
-  return joinLegs(splitLegs(kernel.replace(/^!/, '')).filter((x) => x.length === 32));
-}
+  private scheduleReconcile(delayMs: number): void {
+    if (this.reconcileSoon !== undefined || this.sync.closed) return;
+    this.reconcileSoon = setTimeout(() => {
+      this.reconcileSoon = undefined;
+      void this.fullReconcile();
+    }, delayMs);
+    this.reconcileSoon.unref();
+  }
 
-function nonDefaultPriority(family: 4 | 6, priority: number | undefined): number | undefined {
-  const def = family === 4 ? IPV4_DEFAULT_PRIORITY : IPV6_DEFAULT_PRIORITY;
-  return priority === undefined || priority === def ? undefined : priority;
+  /** One full comparison at a time; a failed or inconsistent dump is retried shortly. */
+  private fullReconcile(): Promise<boolean> {
+    if (this.sync.closed || !this.sync.ready) return Promise.resolve(false);
+    this.reconciling ??= this.reconcileOnce().finally(() => {
+      this.reconciling = undefined;
+    });
+    return this.reconciling;
+  }
+
+  private async reconcileOnce(): Promise<boolean> {
+    const startWrites = this.sync.writes;
+    const r = await readKernel(this.sync, this.tableIds);
+    if (this.sync.closed) return false;
+    if (!r.ok) {
+      this.counters.ops.dump.error++;
+      if (r.errno !== undefined) this.sync.countError(r.errno);
+      this.log.debug({ errno: r.errno }, 'kernel dump failed or inconsistent, will retry');
+      this.scheduleReconcile(2000);
+      this.sync.wakeSettled();
+      return false;
+    }
+    this.counters.ops.dump.ok++;
+    this.counters.reconciles++;
+    const repaired = compareSnapshot(this.sync, r.snapshot, startWrites);
+    if (repaired > 0)
+      this.log.info({ repaired }, 'reconcile: routes differing from the kernel rewritten');
+    this.sync.schedulePump();
+    return true;
+  }
+
+  private notification(buf: Buffer, h: MessageHeader): void {
+    if (this.sync.closed) return;
+    if (h.type === RTM_NEWLINK || h.type === RTM_DELLINK) this.linkMessage(buf, h);
+    else if (!this.sync.ready) return;
+    else if (h.type === RTM_NEWROUTE || h.type === RTM_DELROUTE) this.routeMessage(buf, h);
+    else if (h.type === RTM_NEWNEXTHOP || h.type === RTM_DELNEXTHOP) {
+      // Someone else changed nexthop objects: if ours, compare everything shortly.
+      const nh = decodeNexthop(buf, h);
+      if (nh !== undefined && (nh.protocol === METALBOND_RT_PROTO || this.sync.objects.get(nh.id)))
+        this.scheduleReconcile(200);
+    }
+  }
+
+  /** A route of ours changed or deleted by someone else. */
+  private routeMessage(buf: Buffer, h: MessageHeader): void {
+    if (routeProtocol(buf, h) !== METALBOND_RT_PROTO) return;
+    const r = decodeRoute(buf, h);
+    if (r === undefined || !isOurRoute(r, this.tableIds)) return;
+    const id = foundRouteId(r);
+    let s = this.sync.routes.get(id);
+    if ((s?.inFlight ?? 0) !== 0) return;
+    if (h.type === RTM_DELROUTE) {
+      if (s === undefined || s.kernel === 'none') return;
+      this.sync.setKernel(s, 'none');
+      this.sync.updateWant(s);
+      if (s.want !== undefined) this.sync.repair(s, 'deleted');
+      else this.sync.forgetIfIdle(s);
+      return;
+    }
+    const k = (r.nhid === undefined ? undefined : this.sync.objects.get(r.nhid)) ?? 'other';
+    if (s === undefined) {
+      s = newRouteState(r.family, r.table, r.dst, r.dstLen, undefined);
+      this.sync.routes.set(id, s);
+      if (this.sync.hold.isHeld(s.table)) {
+        s.held = typeof k === 'object' ? k.key : foundLegs(r);
+        this.sync.updateWant(s);
+      }
+    }
+    if (s.kernel === k) return;
+    this.sync.setKernel(s, k);
+    if (!this.sync.isCorrect(s)) this.sync.repair(s, s.members.length > 0 ? 'changed' : 'foreign');
+  }
+
+  private linkMessage(buf: Buffer, h: MessageHeader): void {
+    const link = decodeLink(buf, h);
+    if (link === undefined) return;
+    const dev = this.sync.device;
+    const ours = link.name === dev.name || (link.name === undefined && link.index === dev.index);
+    if (h.type === RTM_DELLINK || !ours) {
+      // Deleted, or renamed away: the kernel dropped everything through it.
+      if (link.index === dev.index) {
+        dev.index = undefined;
+        dev.up = false;
+        if (this.sync.ready) {
+          this.log.warn({ device: dev.name }, 'tunnel device gone: routes wait for it');
+          this.sync.deviceLost();
+        }
+      }
+      return;
+    }
+    const recreated = dev.index !== undefined && dev.index !== link.index;
+    const wasReady = this.sync.deviceReady;
+    if (recreated && this.sync.ready) this.sync.deviceLost();
+    dev.index = link.index;
+    dev.up = (link.flags & IFF_UP) !== 0;
+    if (!this.sync.ready) return;
+    if (wasReady && !dev.up) {
+      this.log.warn({ device: dev.name }, 'tunnel device down: routes wait for it');
+      this.sync.deviceLost();
+    } else if (dev.up && (!wasReady || recreated)) {
+      const n = this.sync.deviceBack();
+      this.log.info(
+        { device: dev.name, ifindex: dev.index, routes: n },
+        'tunnel device up: installing routes',
+      );
+    }
+    this.sync.schedulePump();
+  }
+
+  private recheckDevice(): void {
+    if (this.sync.closed) return;
+    const seq = this.channel.nextSeq();
+    const dev = this.sync.device;
+    this.channel.request(
+      seq,
+      encodeLinkGet(dev.name, seq),
+      (errno) => {
+        if (errno === 'ENODEV' && dev.index !== undefined) {
+          dev.index = undefined;
+          this.sync.deviceLost();
+        }
+      },
+      (b, hh) => {
+        this.linkMessage(b, hh);
+      },
+    );
+    this.sync.schedulePump();
+  }
 }
 
 function validateOptions(o: KernelRouteInstallerOptions): void {

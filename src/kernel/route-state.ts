@@ -8,11 +8,17 @@
  * bytes), a set of legs as the sorted addresses joined with ','.
  */
 
-import { IPV6_LEG_GATEWAY, LWTUNNEL_ENCAP_IP6 } from './constants.js';
+import { LWTUNNEL_ENCAP_IP6 } from './constants.js';
 import type { DecodedRoute } from './decode.js';
 import type { AddressFamily } from './encode.js';
+import type { NhObject } from './nexthops.js';
 import { formatIP, parseIP, parseIPv6 } from '../model/ip.js';
 import type { Route, Vni } from '../model/route.js';
+
+/** What the kernel holds for a route: the object of ours it uses, or no route ('none'), a route
+ * that uses none of our objects ('other': legs written inline, someone else's object), or not
+ * known ('unknown': an acknowledgement was lost). */
+export type KernelSide = NhObject | 'none' | 'other' | 'unknown';
 
 export interface KernelRouteState {
   /** `${table} ${hex}/${len}`, with `@${priority}` for a route at a non-default metric. */
@@ -26,10 +32,11 @@ export interface KernelRouteState {
   readonly priority: number | undefined;
   /** `${hopHex}|${vni}|${destination}|${targetVni}|${type}|${from}|${to}` per tsbond route. */
   members: string[];
-  /** Legs the kernel holds as far as we know; undefined: no such route in the kernel. */
-  kernel: string | undefined;
   /** Legs found in the kernel at start, kept (and merged in) until the table is reconciled. */
   held: string | undefined;
+  /** The object for the desired legs (acquired from the registry), undefined: no route wanted. */
+  want: NhObject | undefined;
+  kernel: KernelSide;
   /** Queued for a write. */
   queued: boolean;
   /** Sequence number of the request in flight for this route (0: none). */
@@ -38,8 +45,8 @@ export interface KernelRouteState {
   sentAt: number;
   /** errno name of the last refusal (logged once per name), cleared by a success. */
   failed: string | undefined;
-  /** The legs ('' for a delete) the kernel refused with `failed`: not sent again unchanged. */
-  failedFor: string;
+  /** The object (or undefined for a delete) the kernel refused with `failed`: not sent again. */
+  failedFor: NhObject | undefined;
 }
 
 export function toHex(bytes: Uint8Array): string {
@@ -80,13 +87,14 @@ export function newRouteState(
     dstLen,
     priority,
     members: [],
-    kernel: undefined,
     held: undefined,
+    want: undefined,
+    kernel: 'none',
     queued: false,
     inFlight: 0,
     sentAt: 0,
     failed: undefined,
-    failedFor: '',
+    failedFor: undefined,
   };
 }
 
@@ -101,13 +109,26 @@ export function legAddress(hex: string): string {
   return formatIP(fromHex(hex));
 }
 
+/** Next-hop address text -> hex; few distinct addresses, many routes. */
+const hopHexCache = new Map<string, string>();
+
+function hopHex(address: string): string {
+  let hex = hopHexCache.get(address);
+  if (hex === undefined) {
+    const bytes = parseIPv6(address);
+    if (bytes === undefined) throw new RangeError(`next hop ${address} is not IPv6`);
+    hex = toHex(bytes);
+    if (hopHexCache.size >= 65536) hopHexCache.clear();
+    hopHexCache.set(address, hex);
+  }
+  return hex;
+}
+
 /** The member string of a tsbond route (its identity, next-hop address first, as hex). */
 export function memberOf(vni: Vni, route: Route): string {
-  const hop = parseIPv6(route.nextHop.address);
-  if (hop === undefined) throw new RangeError(`next hop ${route.nextHop.address} is not IPv6`);
   const h = route.nextHop;
   const d = route.destination;
-  return `${toHex(hop)}|${String(vni)}|${d.address}/${String(d.prefixLength)}|${String(h.targetVni)}|${h.type}|${String(h.natPortRangeFrom)}|${String(h.natPortRangeTo)}`;
+  return `${hopHex(h.address)}|${String(vni)}|${d.address}/${String(d.prefixLength)}|${String(h.targetVni)}|${h.type}|${String(h.natPortRangeFrom)}|${String(h.natPortRangeTo)}`;
 }
 
 /** Destination bytes (masked) and family of a tsbond route. */
@@ -157,31 +178,12 @@ export function desiredLegs(s: KernelRouteState, tableHeld: boolean): string | u
   return joinLegs(hops);
 }
 
-const GATEWAY = parseIPv6(IPV6_LEG_GATEWAY) as Uint8Array;
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
-  return a?.length === b.length && a.every((v, i) => v === b[i]);
-}
-
-/**
- * The legs of a route found in the kernel, as written by tsbond: sorted encap destinations. A
- * route with a leg tsbond would not write (another device, no ip6 encap, another gateway) or with
- * a repeated address (Go MetalBond writes one leg per route, not per address) gets a leading '!',
- * so it never equals a desired set and is rewritten.
- */
-export function kernelLegs(r: DecodedRoute, ifindex: number): string {
-  let foreign = r.legs.length === 0;
+/** The next hops (ip6 encap destinations) of a route found in the kernel, as a legs string. */
+export function foundLegs(r: DecodedRoute): string | undefined {
   const hexes: string[] = [];
   for (const leg of r.legs) {
-    const ok =
-      leg.ifindex === ifindex &&
-      leg.encapType === LWTUNNEL_ENCAP_IP6 &&
-      leg.encapDst !== undefined &&
-      (r.family === 4 ? leg.gateway === undefined : sameBytes(leg.gateway, GATEWAY));
-    if (!ok) foreign = true;
-    if (leg.encapDst !== undefined) hexes.push(toHex(leg.encapDst));
+    if (leg.encapType === LWTUNNEL_ENCAP_IP6 && leg.encapDst !== undefined)
+      hexes.push(toHex(leg.encapDst));
   }
-  hexes.sort();
-  if (new Set(hexes).size !== hexes.length) foreign = true;
-  return `${foreign ? '!' : ''}${hexes.join(',')}`;
+  return joinLegs(hexes);
 }

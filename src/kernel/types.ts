@@ -63,8 +63,9 @@ export interface OpCounters {
 export interface KernelCounters {
   /** Kernel routes (table, prefix) of ours in the kernel now. */
   routesInstalled: number;
-  /** Netlink requests by kind and result (a retried request counts each time). */
-  ops: { replace: OpCounters; delete: OpCounters; dump: OpCounters };
+  /** Netlink requests by kind (route replace, route delete, nexthop object create or delete,
+   * dump) and result; a retried request counts each time. */
+  ops: { replace: OpCounters; delete: OpCounters; nexthop: OpCounters; dump: OpCounters };
   /** Failed requests by errno name (EINVAL, ENOBUFS, ...). */
   errorsByErrno: Record<string, number>;
   /** Transient failures retried after a back-off. */
@@ -113,7 +114,12 @@ export interface KernelRouteInfo {
 export function newCounters(): KernelCounters {
   return {
     routesInstalled: 0,
-    ops: { replace: { ok: 0, error: 0 }, delete: { ok: 0, error: 0 }, dump: { ok: 0, error: 0 } },
+    ops: {
+      replace: { ok: 0, error: 0 },
+      delete: { ok: 0, error: 0 },
+      nexthop: { ok: 0, error: 0 },
+      dump: { ok: 0, error: 0 },
+    },
     errorsByErrno: {},
     retries: 0,
     repairs: 0,
