@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError as CommanderArgError } from 'commander';
 import { MetalBondClient } from '../client/client.js';
 import { MetalBondError } from '../errors.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
-import { parseVni } from '../model/route.js';
+import { parseVni, type Route } from '../model/route.js';
 import { parseHostPort } from '../net-address.js';
 import {
   logOptions,
@@ -17,8 +17,9 @@ import {
   type LogFlags,
 } from './common.js';
 import { formatRouteChange } from './format.js';
+import { kernelOptions, startKernelRoutes, type KernelFlags } from './kernel-flags.js';
 
-interface ClientFlags extends LogFlags {
+interface ClientFlags extends LogFlags, KernelFlags {
   server: string[];
   vni: number[];
   subscribe: number[];
@@ -81,37 +82,39 @@ export function clientCommand(): Command {
     },
     32 * 1024,
   );
-  for (const o of [...pacingOptions(), ...logOptions()]) cmd.addOption(o);
-  cmd.action((flags: ClientFlags) => {
+  for (const o of [...pacingOptions(), ...logOptions(), ...kernelOptions()]) cmd.addOption(o);
+  cmd.action(async (flags: ClientFlags) => {
     const log = loggerFrom(flags);
     const vnis = [...new Set([...flags.vni, ...flags.subscribe])];
     const out = (line: string): void => {
       process.stdout.write(`${line}\n`);
     };
-    const client = MetalBondClient.connect(
-      flags.server,
-      {
-        addRoute: (vni, r) => {
-          out(formatRouteChange('add', vni, r));
-        },
-        removeRoute: (vni, r) => {
-          out(formatRouteChange('remove', vni, r));
-        },
+    const printer = {
+      addRoute: (vni: number, r: Route) => {
+        out(formatRouteChange('add', vni, r));
       },
-      {
-        keepalive: flags.keepalive,
-        windowBytes: flags.window,
-        pacing: pacingFrom(flags.pacing),
-        subscribe: vnis,
-        announce: flags.announce,
-        logger: log,
+      removeRoute: (vni: number, r: Route) => {
+        out(formatRouteChange('remove', vni, r));
       },
-    );
+    };
+    const kernel = await startKernelRoutes(flags, vnis, log);
+    const client = MetalBondClient.connect(flags.server, kernel?.wrap(printer) ?? printer, {
+      keepalive: flags.keepalive,
+      windowBytes: flags.window,
+      pacing: pacingFrom(flags.pacing),
+      subscribe: vnis,
+      announce: flags.announce,
+      logger: log,
+    });
     log.info(
       { servers: flags.server, subscriptions: vnis, announcements: flags.announce.length },
       'client started',
     );
-    onSignals(() => client.shutdown(), log);
+    kernel?.attach(client);
+    onSignals(async () => {
+      await client.shutdown();
+      await kernel?.close();
+    }, log);
   });
   return cmd;
 }

@@ -137,8 +137,11 @@ export class KernelRouteInstaller implements RouteHandler {
     const channel = new NetlinkChannel(t, { window, batch: options.batch ?? 64 });
     const installer = new KernelRouteInstaller(channel, options);
     try {
-      for (const g of [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP])
-        t.addMembership(g);
+      const groups =
+        options.routeEvents === false
+          ? [RTNLGRP_LINK]
+          : [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP];
+      for (const g of groups) t.addMembership(g);
       await installer.start();
     } catch (e) {
       installer.stopTimers();

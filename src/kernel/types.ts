@@ -42,6 +42,12 @@ export interface KernelRouteInstallerOptions {
    * (attachResync) or this many ms have passed.
    */
   readonly holdTimeMs?: number;
+  /**
+   * Follow route events (default true): a route of ours deleted or changed by someone else is
+   * put right at once. Without them only the periodic reconcile does it (cheaper where other
+   * software changes many routes).
+   */
+  readonly routeEvents?: boolean;
   /** Full comparison with the kernel every this many ms (0: never). Default 60000. */
   readonly reconcileIntervalMs?: number;
   /** Requests in flight at most (default: what the socket receive buffer holds, <= 1024). */
