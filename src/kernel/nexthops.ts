@@ -34,6 +34,8 @@ export interface NhObject {
   onReady: ((ok: boolean) => void)[];
   /** errno name of the kernel's last refusal to create it. */
   failed: string | undefined;
+  /** A creation whose acknowledgement was lost: EEXIST for its id then means it is there. */
+  maybeCreated: boolean;
 }
 
 export class NexthopRegistry {
@@ -133,6 +135,7 @@ export class NexthopRegistry {
       retired: false,
       onReady: [],
       failed: undefined,
+      maybeCreated: false,
     };
     this.byId.set(id, o);
     if (!this.byKey.has(key)) this.byKey.set(key, o);

@@ -357,8 +357,10 @@ export class KernelSync {
   private createDone(o: NhObject, seq: number, epoch: number, errno: string | undefined): void {
     if (o.seq !== seq || epoch !== this.epoch) return;
     o.seq = 0;
-    if (errno === undefined) {
+    // EEXIST after a creation whose acknowledgement was lost: that creation worked.
+    if (errno === undefined || (errno === 'EEXIST' && o.maybeCreated)) {
       this.counters.ops.nexthop.ok++;
+      o.maybeCreated = false;
       o.state = 'present';
       o.failed = undefined;
       for (const m of o.members) m.kernelUsers++;
@@ -370,6 +372,7 @@ export class KernelSync {
     this.counters.ops.nexthop.error++;
     this.countError(errno);
     o.state = 'absent';
+    o.maybeCreated = errno === 'ENOBUFS';
     if (errno === 'EEXIST') {
       // The id is taken by someone else: take another.
       this.objects.reassign(o);

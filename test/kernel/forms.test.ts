@@ -57,7 +57,9 @@ describe('a real ip6tnl device', { skip: SKIP }, () => {
     try {
       await ns.ip('link', 'add', 'overlay-tun', 'type', 'ip6tnl', 'mode', 'any', 'external');
     } catch (e) {
-      t.skip(`this kernel has no ip6tnl: ${(e as { stderr?: string }).stderr?.trim() ?? String(e)}`);
+      t.skip(
+        `this kernel has no ip6tnl: ${(e as { stderr?: string }).stderr?.trim() ?? String(e)}`,
+      );
       return;
     }
     await ns.ip('link', 'set', 'overlay-tun', 'up');

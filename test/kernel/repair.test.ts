@@ -127,7 +127,7 @@ describe('kernel route repairs', { skip: SKIP }, () => {
     const c = await agent.counters();
     assert.equal(c.repairsByReason.missing, 1);
     assert.equal(c.repairsByReason.foreign, 1);
-    assert.equal((await agent.call('reconcile')) as number, 0, 'nothing left to repair');
+    assert.equal(await agent.call('reconcile'), 0, 'nothing left to repair');
     await agent.close();
   });
 
