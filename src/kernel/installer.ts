@@ -43,10 +43,12 @@ import {
   foundLegs,
   kernelDestination,
   legAddress,
+  foundRouteState,
   memberOf,
   newRouteState,
   removeMember,
   routeId,
+  setHeld,
   splitLegs,
   type KernelRouteState,
 } from './route-state.js';
@@ -63,7 +65,6 @@ import {
 import type { RouteHandler } from '../client/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { formatIP } from '../model/ip.js';
 import type { Route, Vni } from '../model/route.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'ip6tnl0';
@@ -201,7 +202,7 @@ export class KernelRouteInstaller implements RouteHandler {
       const k = s.kernel;
       out.push({
         table: s.table,
-        destination: `${formatIP(s.dst)}/${String(s.dstLen)}`,
+        destination: `${s.prefix}/${String(s.dstLen)}`,
         nextHops: s.want === undefined ? [] : splitLegs(s.want.key).map(legAddress),
         installed:
           typeof k === 'object' && !k.key.startsWith('!')
@@ -356,11 +357,11 @@ export class KernelRouteInstaller implements RouteHandler {
       if (adding) this.counters.skippedIpv6++;
       return undefined;
     }
-    const id = routeId(table, d.dst, d.dstLen);
+    const id = routeId(table, d.prefix, d.dstLen);
     let s = this.sync.routes.get(id);
     if (s === undefined) {
       if (!adding) return undefined;
-      s = newRouteState(d.family, table, d.dst, d.dstLen);
+      s = newRouteState(d.family, table, d.prefix, d.dstLen);
       this.sync.routes.set(id, s);
     }
     return s;
@@ -369,7 +370,7 @@ export class KernelRouteInstaller implements RouteHandler {
   private dropEverything(): void {
     for (const s of this.sync.routes.values()) {
       s.members = [];
-      s.held = undefined;
+      setHeld(s, undefined);
       this.sync.mark(s);
     }
   }
@@ -390,7 +391,7 @@ export class KernelRouteInstaller implements RouteHandler {
       if (!set.has(s.table) || s.held === undefined) continue;
       if (s.members.length > 0) kept++;
       else removed++;
-      s.held = undefined;
+      setHeld(s, undefined);
       this.sync.mark(s);
     }
     this.counters.staleKept += kept;
@@ -489,12 +490,9 @@ export class KernelRouteInstaller implements RouteHandler {
     }
     const k = (r.nhid === undefined ? undefined : this.sync.objects.get(r.nhid)) ?? 'other';
     if (s === undefined) {
-      s = newRouteState(r.family, r.table, r.dst, r.dstLen, undefined);
+      s = foundRouteState(r.family, r.table, r.dst, r.dstLen, undefined);
       this.sync.routes.set(id, s);
-      if (this.sync.hold.isHeld(s.table)) {
-        s.held = typeof k === 'object' ? k.key : foundLegs(r);
-        this.sync.updateWant(s);
-      }
+      if (this.sync.hold.isHeld(s.table)) setHeld(s, typeof k === 'object' ? k.key : foundLegs(r));
     }
     if (s.kernel === k) return;
     this.sync.setKernel(s, k);

@@ -24,13 +24,15 @@ import { encodeNexthopDump, encodeRouteDump } from './encode.js';
 import type { NhObject } from './nexthops.js';
 import {
   foundLegs,
-  newRouteState,
+  foundRouteState,
   routeId,
+  setHeld,
   toHex,
   type KernelRouteState,
   type KernelSide,
 } from './route-state.js';
 import type { KernelSync } from './sync.js';
+import { formatIP } from '../model/ip.js';
 import { IPV4_DEFAULT_PRIORITY, IPV6_DEFAULT_PRIORITY } from './constants.js';
 
 export interface KernelSnapshot {
@@ -54,7 +56,7 @@ export function nonDefaultPriority(
 
 /** The id under which a route found in the kernel is kept. */
 export function foundRouteId(r: DecodedRoute): string {
-  return routeId(r.table, r.dst, r.dstLen, nonDefaultPriority(r.family, r.priority));
+  return routeId(r.table, formatIP(r.dst), r.dstLen, nonDefaultPriority(r.family, r.priority));
 }
 
 /** Whether a route message is one of ours: protocol 254, a configured table, not a cache entry. */
@@ -163,7 +165,7 @@ function legsOf(k: KernelSide, r: DecodedRoute): string | undefined {
 }
 
 function takeInRoute(sync: KernelSync, id: string, r: DecodedRoute): KernelRouteState {
-  const s = newRouteState(
+  const s = foundRouteState(
     r.family,
     r.table,
     r.dst,
@@ -173,7 +175,7 @@ function takeInRoute(sync: KernelSync, id: string, r: DecodedRoute): KernelRoute
   sync.routes.set(id, s);
   const k = kernelSideOf(sync, r);
   sync.setKernel(s, k);
-  if (sync.hold.isHeld(s.table)) s.held = legsOf(k, r);
+  if (sync.hold.isHeld(s.table)) setHeld(s, legsOf(k, r));
   sync.updateWant(s);
   return s;
 }

@@ -21,19 +21,23 @@ import type { Route, Vni } from '../model/route.js';
 export type KernelSide = NhObject | 'none' | 'other' | 'unknown';
 
 export interface KernelRouteState {
-  /** `${table} ${hex}/${len}`, with `@${priority}` for a route at a non-default metric. */
+  /** `${table} ${prefix}/${len}`, with `@${priority}` for a route at a non-default metric. */
   readonly id: string;
   readonly family: AddressFamily;
   readonly table: number;
-  /** Destination with host bits cleared. */
-  readonly dst: Uint8Array;
+  /** Canonical text of the destination address, host bits cleared. */
+  readonly prefix: string;
   readonly dstLen: number;
+  /** Its bytes, once needed (see destinationBytes). */
+  dstBytes: Uint8Array | undefined;
   /** Metric of a route found in the kernel at a non-default metric (never ours to write). */
   readonly priority: number | undefined;
   /** `${hopHex}|${vni}|${destination}|${targetVni}|${type}|${from}|${to}` per tsbond route. */
   members: string[];
   /** Legs found in the kernel at start, kept (and merged in) until the table is reconciled. */
   held: string | undefined;
+  /** Members or held legs changed since `want` was last looked up. */
+  legsChanged: boolean;
   /** The object for the desired legs (acquired from the registry), undefined: no route wanted. */
   want: NhObject | undefined;
   kernel: KernelSide;
@@ -67,27 +71,29 @@ export function maskAddress(bytes: Uint8Array, prefixLength: number): Uint8Array
   return out;
 }
 
-export function routeId(table: number, dst: Uint8Array, dstLen: number, priority?: number): string {
-  const base = `${String(table)} ${toHex(dst)}/${String(dstLen)}`;
+export function routeId(table: number, prefix: string, dstLen: number, priority?: number): string {
+  const base = `${String(table)} ${prefix}/${String(dstLen)}`;
   return priority === undefined ? base : `${base}@${String(priority)}`;
 }
 
 export function newRouteState(
   family: AddressFamily,
   table: number,
-  maskedDst: Uint8Array,
+  prefix: string,
   dstLen: number,
   priority?: number,
 ): KernelRouteState {
   return {
-    id: routeId(table, maskedDst, dstLen, priority),
+    id: routeId(table, prefix, dstLen, priority),
     family,
     table,
-    dst: maskedDst,
+    prefix,
     dstLen,
+    dstBytes: undefined,
     priority,
     members: [],
     held: undefined,
+    legsChanged: false,
     want: undefined,
     kernel: 'none',
     queued: false,
@@ -98,10 +104,36 @@ export function newRouteState(
   };
 }
 
+/** A route found in the kernel (its destination has no host bits). */
+export function foundRouteState(
+  family: AddressFamily,
+  table: number,
+  dst: Uint8Array,
+  dstLen: number,
+  priority: number | undefined,
+): KernelRouteState {
+  const s = newRouteState(family, table, formatIP(dst), dstLen, priority);
+  s.dstBytes = dst;
+  return s;
+}
+
+/** The destination address bytes of a route (host bits clear). */
+export function destinationBytes(s: KernelRouteState): Uint8Array {
+  s.dstBytes ??= parseIP(s.prefix);
+  if (s.dstBytes === undefined) throw new RangeError(`bad prefix ${s.prefix}`);
+  return s.dstBytes;
+}
+
+/** Sets the legs found at start (they count in the desired legs while the table is held). */
+export function setHeld(s: KernelRouteState, legs: string | undefined): void {
+  s.held = legs;
+  s.legsChanged = true;
+}
+
 /** `10.0.1.0/24 table 100` for logs. */
 export function describeRoute(s: KernelRouteState): string {
   const metric = s.priority === undefined ? '' : ` metric ${String(s.priority)}`;
-  return `${formatIP(s.dst)}/${String(s.dstLen)} table ${String(s.table)}${metric}`;
+  return `${s.prefix}/${String(s.dstLen)} table ${String(s.table)}${metric}`;
 }
 
 /** Canonical IPv6 text of a leg. */
@@ -131,22 +163,29 @@ export function memberOf(vni: Vni, route: Route): string {
   return `${hopHex(h.address)}|${String(vni)}|${d.address}/${String(d.prefixLength)}|${String(h.targetVni)}|${h.type}|${String(h.natPortRangeFrom)}|${String(h.natPortRangeTo)}`;
 }
 
-/** Destination bytes (masked) and family of a tsbond route. */
+/**
+ * Family and masked prefix text of a tsbond route's destination. Host routes (/32, /128), the
+ * common case, need no parsing: the model's text is canonical.
+ */
 export function kernelDestination(route: Route): {
   family: AddressFamily;
-  dst: Uint8Array;
+  prefix: string;
   dstLen: number;
 } {
-  const bytes = parseIP(route.destination.address);
-  if (bytes === undefined) throw new RangeError(`bad destination ${route.destination.address}`);
-  const dstLen = route.destination.prefixLength;
-  return { family: bytes.length === 4 ? 4 : 6, dst: maskAddress(bytes, dstLen), dstLen };
+  const d = route.destination;
+  const dstLen = d.prefixLength;
+  if (dstLen === (d.family === 4 ? 32 : 128))
+    return { family: d.family, prefix: d.address, dstLen };
+  const bytes = parseIP(d.address);
+  if (bytes === undefined) throw new RangeError(`bad destination ${d.address}`);
+  return { family: d.family, prefix: formatIP(maskAddress(bytes, dstLen)), dstLen };
 }
 
 /** Adds a member; false when it was already there. */
 export function addMember(s: KernelRouteState, member: string): boolean {
   if (s.members.includes(member)) return false;
   s.members.push(member);
+  s.legsChanged = true;
   return true;
 }
 
@@ -155,6 +194,7 @@ export function removeMember(s: KernelRouteState, member: string): boolean {
   const i = s.members.indexOf(member);
   if (i === -1) return false;
   s.members.splice(i, 1);
+  s.legsChanged = true;
   return true;
 }
 
@@ -173,8 +213,10 @@ export function splitLegs(legs: string): string[] {
  * while its table is held (not yet reconciled after a start), the legs found at start.
  */
 export function desiredLegs(s: KernelRouteState, tableHeld: boolean): string | undefined {
+  const held = tableHeld ? s.held : undefined;
+  if (held === undefined && s.members.length === 1) return s.members[0]?.slice(0, 32);
   const hops = s.members.map((m) => m.slice(0, 32));
-  if (tableHeld && s.held !== undefined) hops.push(...splitLegs(s.held));
+  if (held !== undefined) hops.push(...splitLegs(held));
   return joinLegs(hops);
 }
 

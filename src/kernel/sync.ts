@@ -19,6 +19,7 @@ import { NexthopRegistry, type NhObject } from './nexthops.js';
 import { RetryScheduler } from './retry.js';
 import {
   describeRoute,
+  destinationBytes,
   desiredLegs,
   fromHex,
   legAddress,
@@ -96,8 +97,10 @@ export class KernelSync {
 
   /** Brings `want` in line with the route's desired legs; true if it changed. */
   updateWant(s: KernelRouteState): boolean {
-    const legs = desiredLegs(s, this.hold.isHeld(s.table));
     const old = s.want;
+    if (!s.legsChanged && old?.retired !== true) return false;
+    s.legsChanged = false;
+    const legs = desiredLegs(s, this.hold.isHeld(s.table));
     if (old !== undefined && !old.retired && old.key === legs) return false;
     if (old === undefined && legs === undefined) return false;
     s.want = legs === undefined ? undefined : this.objects.acquire(legs);
@@ -236,14 +239,20 @@ export class KernelSync {
             {
               family: s.family,
               table: s.table,
-              dst: s.dst,
+              dst: destinationBytes(s),
               dstLen: s.dstLen,
               priority: s.priority,
             },
             seq,
           )
         : encodeRouteReplace(
-            { family: s.family, table: s.table, dst: s.dst, dstLen: s.dstLen, nhid: o.id },
+            {
+              family: s.family,
+              table: s.table,
+              dst: destinationBytes(s),
+              dstLen: s.dstLen,
+              nhid: o.id,
+            },
             seq,
           );
     s.inFlight = seq;

@@ -64,7 +64,7 @@ describe('kernel route keys and legs', () => {
   });
 
   it('tells tsbond routes apart by everything but keeps one leg per address', () => {
-    const s = newRouteState(4, 100, new Uint8Array([10, 0, 2, 0]), 24);
+    const s = newRouteState(4, 100, '10.0.2.0', 24);
     const d = parseDestination('10.0.2.0/24');
     const members = [
       memberOf(1, { destination: d, nextHop: natNextHop('2001:db8::a', 1, 2) }),
@@ -81,7 +81,7 @@ describe('kernel route keys and legs', () => {
   });
 
   it('merges the legs found at start while the table is held', () => {
-    const s = newRouteState(4, 100, new Uint8Array([10, 0, 1, 0]), 24);
+    const s = newRouteState(4, 100, '10.0.1.0', 24);
     s.members = [memberOf(1, route('10.0.1.0/24', '2001:db8::b'))];
     s.held = hex('2001:db8::a');
     assert.equal(desiredLegs(s, true), `${hex('2001:db8::a')},${hex('2001:db8::b')}`);
