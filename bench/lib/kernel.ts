@@ -170,6 +170,28 @@ export function inlineBatchLine(r: MixRoute): string {
   return `route replace ${r.prefix} table ${String(r.table)} proto 254 ${legs}`;
 }
 
+/**
+ * Waits until rtnetlink answers fast (a namespace deleted earlier, e.g. by a previous run, is torn
+ * down in the background under the rtnl lock) : three `ip link show lo` in a row under 50 ms, or
+ * two minutes.
+ */
+async function waitRtnlQuiet(log: (line: string) => void): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  let fast = 0;
+  let said = false;
+  while (fast < 3 && Date.now() < deadline) {
+    const t0 = Date.now();
+    await run('ip', ['link', 'show', 'lo']);
+    if (Date.now() - t0 < 50) fast++;
+    else {
+      fast = 0;
+      if (!said) log('waiting for the kernel to finish tearing down earlier namespaces');
+      said = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 async function timeIpBatch(
   ns: string,
   steps: { file: string; family: string[] }[],
@@ -200,6 +222,9 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     writeFileSync(hopsFile, `${files.hops.join('\n')}\n`);
     writeFileSync(restFile, `${files.rest.join('\n')}\n`);
 
+    // Namespaces are deleted only at the end: the kernel tears a deleted one down in the
+    // background, holding the rtnl lock, which would slow the next measurement down.
+    await waitRtnlQuiet(log);
     await createNamespace(nsBatch);
     log(`ip -batch: ${String(o.routes)} routes (${String(files.legs)} legs) into ${nsBatch}`);
     const batchMs = await timeIpBatch(nsBatch, [
@@ -208,7 +233,6 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     ]);
     const batchCount = await countKernelRoutes(nsBatch);
     log(`ip -batch: ${batchMs.toFixed(0)} ms, ${String(batchCount)} routes in the kernel`);
-    await deleteNamespace(nsBatch);
 
     let inline: KernelBenchResult['inlineBatch'];
     if (o.inlineReference ?? o.routes <= 100_000) {

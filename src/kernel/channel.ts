@@ -1,7 +1,8 @@
 /**
  * Pipelined netlink requests over one socket. Requests are numbered, gathered into datagrams of up
  * to `batch` messages (the kernel runs a datagram's messages in order, inside the send call) and
- * kept in flight up to `window` at once; each is completed by its acknowledgement (NLM_F_ACK).
+ * kept in flight up to `window` at once. Each is completed by the kernel's answer: its error, or
+ * the acknowledgement (NLM_F_ACK) that ends its datagram.
  * Dumps run one at a time. Messages that answer nothing of ours (other processes' changes, link
  * events) go to the notification listener; notifications caused by our own requests carry the
  * request's sequence number and are dropped.
@@ -11,7 +12,7 @@
  * idempotent) and the overrun listener is told (notifications were lost too).
  */
 
-import { NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP_INTR } from './constants.js';
+import { NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_DUMP_INTR } from './constants.js';
 import { doneCode, errorCode, forEachMessage, type MessageHeader } from './decode.js';
 import { errnoFromNumber, type NetlinkTransport } from './transport.js';
 
@@ -22,6 +23,8 @@ interface Pending {
   readonly seq: number;
   readonly done: Completion;
   readonly onReply: ((buf: Buffer, h: MessageHeader) => void) | undefined;
+  /** The last request of a datagram: the others sent with it (answered by its acknowledgement). */
+  datagram: Pending[] | undefined;
 }
 
 interface DumpJob {
@@ -110,7 +113,7 @@ export class NetlinkChannel {
       done('ECANCELED');
       return;
     }
-    const p: Pending = { seq, done, onReply };
+    const p: Pending = { seq, done, onReply, datagram: undefined };
     this.pending.set(seq, p);
     this.outgoing.push(message);
     this.outgoingReqs.push(p);
@@ -125,6 +128,18 @@ export class NetlinkChannel {
     this.outgoing = [];
     this.outgoingReqs = [];
     this.datagramsSent++;
+    // One NLM_F_ACK per datagram, on its last request: the kernel runs a datagram's requests in
+    // order and answers every failure anyway (with its sequence number), so that acknowledgement
+    // also means success for every earlier request that got no error. A kernel answer is a
+    // datagram of its own, which costs more than the request here.
+    const last = reqs[reqs.length - 1];
+    if (last !== undefined && reqs.length > 1) {
+      last.datagram = reqs;
+      for (let i = 0; i < buffers.length - 1; i++) {
+        const b = buffers[i];
+        if (b !== undefined) b.writeUInt16LE(b.readUInt16LE(6) & ~NLM_F_ACK, 6);
+      }
+    }
     this.transport.send(buffers, (errno) => {
       if (errno === undefined) return;
       // Never reached the kernel: complete them with the send error.
@@ -203,6 +218,8 @@ export class NetlinkChannel {
         if (h.type === NLMSG_ERROR) {
           const code = errorCode(datagram, h);
           this.complete(h.seq, code === 0 ? undefined : errnoFromNumber(code));
+          // The others of its datagram that got no error succeeded.
+          if (p.datagram !== undefined) for (const r of p.datagram) this.complete(r.seq, undefined);
         } else {
           p.onReply?.(datagram, h);
         }

@@ -44,6 +44,7 @@ import {
   kernelDestination,
   legAddress,
   foundRouteState,
+  hopHex,
   memberOf,
   newRouteState,
   removeMember,
@@ -69,6 +70,11 @@ import type { Route, Vni } from '../model/route.js';
 
 export const DEFAULT_TUNNEL_DEVICE = 'ip6tnl0';
 
+/** Route and nexthop event groups (link events are always followed). */
+const ROUTE_GROUPS = [RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP];
+/** Routes queued from which route events are turned off until the queue is written. */
+const BULK_BACKLOG = 2000;
+
 export class KernelRouteInstaller implements RouteHandler {
   /** Live counters (a plain object) for metrics. */
   readonly counters: KernelCounters = newCounters();
@@ -82,8 +88,11 @@ export class KernelRouteInstaller implements RouteHandler {
   private reconcileSoon: NodeJS.Timeout | undefined;
   private reconciling: Promise<boolean> | undefined;
   private signals: { s: ResyncSignals; listener: (e: SyncedEvent) => void } | undefined;
+  /** Route and nexthop events are off while a large backlog is written (see bulkMode). */
+  private eventsOff = false;
 
   private constructor(
+    private readonly transport: NetlinkTransport,
     private readonly channel: NetlinkChannel,
     private readonly options: KernelRouteInstallerOptions,
   ) {
@@ -105,6 +114,9 @@ export class KernelRouteInstaller implements RouteHandler {
         retryMaxMs: options.retryMaxMs ?? 5000,
         recheckDevice: () => {
           this.recheckDevice();
+        },
+        pumped: (queued) => {
+          this.bulkMode(queued);
         },
       },
       this.tables,
@@ -136,13 +148,10 @@ export class KernelRouteInstaller implements RouteHandler {
     // buffer accounting together) in the receive buffer before we read them.
     const window = options.window ?? Math.max(16, Math.min(1024, Math.floor(rcvbuf / 4096)));
     const channel = new NetlinkChannel(t, { window, batch: options.batch ?? 64 });
-    const installer = new KernelRouteInstaller(channel, options);
+    const installer = new KernelRouteInstaller(t, channel, options);
     try {
-      const groups =
-        options.routeEvents === false
-          ? [RTNLGRP_LINK]
-          : [RTNLGRP_LINK, RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE, RTNLGRP_NEXTHOP];
-      for (const g of groups) t.addMembership(g);
+      t.addMembership(RTNLGRP_LINK);
+      if (options.routeEvents !== false) for (const g of ROUTE_GROUPS) t.addMembership(g);
       await installer.start();
     } catch (e) {
       installer.stopTimers();
@@ -165,7 +174,9 @@ export class KernelRouteInstaller implements RouteHandler {
 
   addRoute(vni: Vni, route: Route): void {
     const s = this.stateFor(vni, route, true);
-    if (s !== undefined && addMember(s, memberOf(vni, route))) this.sync.mark(s);
+    if (s === undefined) return;
+    const hop = hopHex(route.nextHop.address);
+    if (addMember(s, memberOf(vni, route, hop), hop)) this.sync.mark(s);
   }
 
   removeRoute(vni: Vni, route: Route): void {
@@ -370,6 +381,7 @@ export class KernelRouteInstaller implements RouteHandler {
   private dropEverything(): void {
     for (const s of this.sync.routes.values()) {
       s.members = [];
+      s.hops = [];
       setHeld(s, undefined);
       this.sync.mark(s);
     }
@@ -419,6 +431,25 @@ export class KernelRouteInstaller implements RouteHandler {
   }
 
   // ---- the kernel's side ----
+
+  /**
+   * With many routes to write (start-up, a server's full table), our own changes would come back
+   * as one notification each: route and nexthop events are turned off meanwhile and a full
+   * reconcile after the backlog catches what others changed in between.
+   */
+  private bulkMode(queued: number): void {
+    if (this.options.routeEvents === false || this.sync.closed) return;
+    if (!this.eventsOff && queued >= BULK_BACKLOG) {
+      this.eventsOff = true;
+      for (const g of ROUTE_GROUPS) this.transport.dropMembership(g);
+      this.log.debug({ queued }, 'large backlog: route events off while it is written');
+    } else if (this.eventsOff && queued === 0 && this.sync.isSettled()) {
+      this.eventsOff = false;
+      for (const g of ROUTE_GROUPS) this.transport.addMembership(g);
+      this.log.debug('backlog written: route events on, reconciling');
+      this.scheduleReconcile(0);
+    }
+  }
 
   private scheduleReconcile(delayMs: number): void {
     if (this.reconcileSoon !== undefined || this.sync.closed) return;

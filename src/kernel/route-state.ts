@@ -34,6 +34,8 @@ export interface KernelRouteState {
   readonly priority: number | undefined;
   /** `${hopHex}|${vni}|${destination}|${targetVni}|${type}|${from}|${to}` per tsbond route. */
   members: string[];
+  /** The next hop of each member (hex, the cached string: its hash is computed once). */
+  hops: string[];
   /** Legs found in the kernel at start, kept (and merged in) until the table is reconciled. */
   held: string | undefined;
   /** Members or held legs changed since `want` was last looked up. */
@@ -92,6 +94,7 @@ export function newRouteState(
     dstBytes: undefined,
     priority,
     members: [],
+    hops: [],
     held: undefined,
     legsChanged: false,
     want: undefined,
@@ -144,7 +147,7 @@ export function legAddress(hex: string): string {
 /** Next-hop address text -> hex; few distinct addresses, many routes. */
 const hopHexCache = new Map<string, string>();
 
-function hopHex(address: string): string {
+export function hopHex(address: string): string {
   let hex = hopHexCache.get(address);
   if (hex === undefined) {
     const bytes = parseIPv6(address);
@@ -157,10 +160,10 @@ function hopHex(address: string): string {
 }
 
 /** The member string of a tsbond route (its identity, next-hop address first, as hex). */
-export function memberOf(vni: Vni, route: Route): string {
+export function memberOf(vni: Vni, route: Route, hop = hopHex(route.nextHop.address)): string {
   const h = route.nextHop;
   const d = route.destination;
-  return `${hopHex(h.address)}|${String(vni)}|${d.address}/${String(d.prefixLength)}|${String(h.targetVni)}|${h.type}|${String(h.natPortRangeFrom)}|${String(h.natPortRangeTo)}`;
+  return `${hop}|${String(vni)}|${d.address}/${String(d.prefixLength)}|${String(h.targetVni)}|${h.type}|${String(h.natPortRangeFrom)}|${String(h.natPortRangeTo)}`;
 }
 
 /**
@@ -182,9 +185,10 @@ export function kernelDestination(route: Route): {
 }
 
 /** Adds a member; false when it was already there. */
-export function addMember(s: KernelRouteState, member: string): boolean {
+export function addMember(s: KernelRouteState, member: string, hop = member.slice(0, 32)): boolean {
   if (s.members.includes(member)) return false;
   s.members.push(member);
+  s.hops.push(hop);
   s.legsChanged = true;
   return true;
 }
@@ -194,6 +198,7 @@ export function removeMember(s: KernelRouteState, member: string): boolean {
   const i = s.members.indexOf(member);
   if (i === -1) return false;
   s.members.splice(i, 1);
+  s.hops.splice(i, 1);
   s.legsChanged = true;
   return true;
 }
@@ -214,8 +219,8 @@ export function splitLegs(legs: string): string[] {
  */
 export function desiredLegs(s: KernelRouteState, tableHeld: boolean): string | undefined {
   const held = tableHeld ? s.held : undefined;
-  if (held === undefined && s.members.length === 1) return s.members[0]?.slice(0, 32);
-  const hops = s.members.map((m) => m.slice(0, 32));
+  if (held === undefined && s.hops.length === 1) return s.hops[0];
+  const hops = [...s.hops];
   if (held !== undefined) hops.push(...splitLegs(held));
   return joinLegs(hops);
 }

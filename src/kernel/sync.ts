@@ -49,6 +49,8 @@ export interface SyncOptions {
   readonly retryMaxMs: number;
   /** Looks the device up again (after ENODEV / ENETDOWN). */
   readonly recheckDevice: () => void;
+  /** Called before and after each pump turn with the number of routes queued. */
+  readonly pumped?: (queued: number) => void;
 }
 
 export class KernelSync {
@@ -184,6 +186,7 @@ export class KernelSync {
 
   pump(): void {
     if (!this.ready || this.closed) return;
+    this.options.pumped?.(this.queue.size);
     // Each datagram runs in the kernel inside the send call, on this thread: stop after a time
     // budget and go on in the next turn, so the event loop never waits long.
     const deadline = performance.now() + PUMP_BUDGET_MS;
@@ -224,6 +227,7 @@ export class KernelSync {
     this.channel.flush();
     this.counters.datagrams = this.channel.datagramsSent;
     this.wakeSettled();
+    this.options.pumped?.(this.queue.size);
   }
 
   private dequeue(s: KernelRouteState): void {
@@ -271,7 +275,8 @@ export class KernelSync {
     errno: string | undefined,
   ): void {
     if (s.inFlight === seq) s.inFlight = 0;
-    if (epoch !== this.epoch) return; // the device went away meanwhile: all was reset
+    // The device went away meanwhile (all was reset), or we are closed.
+    if (epoch !== this.epoch || this.closed) return;
     const op = sent === undefined ? this.counters.ops.delete : this.counters.ops.replace;
     if (errno === undefined || (sent === undefined && errno === 'ESRCH')) {
       // ESRCH on a delete: already gone, which is what we wanted.
@@ -364,7 +369,7 @@ export class KernelSync {
   }
 
   private createDone(o: NhObject, seq: number, epoch: number, errno: string | undefined): void {
-    if (o.seq !== seq || epoch !== this.epoch) return;
+    if (o.seq !== seq || epoch !== this.epoch || this.closed) return;
     o.seq = 0;
     // EEXIST after a creation whose acknowledgement was lost: that creation worked.
     if (errno === undefined || (errno === 'EEXIST' && o.maybeCreated)) {
@@ -420,7 +425,7 @@ export class KernelSync {
     o.sentAt = ++this.writes;
     const epoch = this.epoch;
     this.channel.request(seq, encodeNexthopDelete(o.id, seq), (errno) => {
-      if (o.seq !== seq || epoch !== this.epoch) return;
+      if (o.seq !== seq || epoch !== this.epoch || this.closed) return;
       o.seq = 0;
       if (errno === undefined || errno === 'ENOENT') {
         this.counters.ops.nexthop.ok++;

@@ -17,6 +17,7 @@ export interface NetlinkTransport {
   /** Socket errors (ENOBUFS: the receive buffer overflowed and messages were lost). */
   onError(listener: (errno: string) => void): void;
   addMembership(group: number): void;
+  dropMembership(group: number): void;
   /** SO_RCVBUF as the kernel set it (twice the request, capped by net.core.rmem_max). */
   setReceiveBuffer(bytes: number): number;
   unref(): void;
@@ -29,6 +30,7 @@ interface RawSocket {
   on(event: 'message', fn: (msg: Buffer) => void): unknown;
   on(event: 'error', fn: (e: { code?: unknown }) => void): unknown;
   addMembership(group: number): void;
+  dropMembership(group: number): void;
   setRecvBufferSize(n: number): unknown;
   getRecvBufferSize(): number;
   unref(): void;
@@ -102,6 +104,9 @@ export async function openNetlinkTransport(): Promise<NetlinkTransport> {
     },
     addMembership(group) {
       sock.addMembership(group);
+    },
+    dropMembership(group) {
+      sock.dropMembership(group);
     },
     setReceiveBuffer(bytes) {
       try {

@@ -59,7 +59,8 @@ function header(type: number, flags: number, seq: number, payload: Buffer): Buff
 export class FakeKernel implements NetlinkTransport {
   readonly requests: FakeRequest[] = [];
   readonly datagrams: number[] = [];
-  readonly routes = new Map<string, number>();
+  /** Routes and nexthop objects as the requests that made them (dumped back as they are). */
+  readonly routes = new Map<string, Buffer>();
   readonly nexthops = new Map<number, Buffer>();
   ifindex = 7;
   deviceUp = true;
@@ -135,8 +136,12 @@ export class FakeKernel implements NetlinkTransport {
   onError(listener: (e: string) => void): void {
     this.errorListener = listener;
   }
-  addMembership(): void {
-    // notifications are not simulated
+  readonly memberships = new Set<number>();
+  addMembership(group: number): void {
+    this.memberships.add(group); // notifications are not simulated
+  }
+  dropMembership(group: number): void {
+    this.memberships.delete(group);
   }
   setReceiveBuffer(): number {
     return 425984;
@@ -167,7 +172,16 @@ export class FakeKernel implements NetlinkTransport {
       return [header(RTM_NEWLINK, 0, h.seq, p), this.ack(h, data, 0)];
     }
     if (h.type === RTM_GETROUTE || h.type === RTM_GETNEXTHOP) {
-      return [header(NLMSG_DONE, NLM_F_MULTI, h.seq, Buffer.alloc(4))];
+      const stored =
+        h.type === RTM_GETROUTE ? [...this.routes.values()] : [...this.nexthops.values()];
+      const parts = stored.map((b) => {
+        const m = Buffer.from(b);
+        m.writeUInt16LE(h.type === RTM_GETROUTE ? RTM_NEWROUTE : RTM_NEWNEXTHOP, 4);
+        m.writeUInt16LE(NLM_F_MULTI, 6);
+        m.writeUInt32LE(h.seq, 8);
+        return m;
+      });
+      return [...parts, header(NLMSG_DONE, NLM_F_MULTI, h.seq, Buffer.alloc(4))];
     }
     let key = '';
     if (h.type === RTM_NEWROUTE || h.type === RTM_DELROUTE) {
@@ -205,7 +219,7 @@ export class FakeKernel implements NetlinkTransport {
       case RTM_NEWROUTE: {
         const r = decodeRoute(data, h);
         if (r?.nhid === undefined || !this.nexthops.has(r.nhid)) return errnoOf('EINVAL');
-        this.routes.set(key, r.nhid);
+        this.routes.set(key, Buffer.from(data.subarray(h.offset, h.offset + h.length)));
         return 0;
       }
       case RTM_DELROUTE:

@@ -172,3 +172,35 @@ describe('kernel route installer engine (fake kernel)', () => {
     assert.equal(kernel.requests.filter((q) => q.type === RTM_NEWROUTE).length, 0);
   });
 });
+
+describe('kernel route installer bulk mode (fake kernel)', () => {
+  it('turns route events off while a large backlog is written, then on with a reconcile', async () => {
+    const kernel = new FakeKernel();
+    const inst = await open(kernel);
+    assert.deepEqual(
+      [...kernel.memberships].sort((a, b) => a - b),
+      [1, 7, 11, 32],
+    );
+    const dumps = (): number => inst.counters.ops.dump.ok;
+    const before = dumps();
+    let sawOff = false;
+    for (let i = 0; i < 3000; i++)
+      inst.addRoute(100, route(`10.2.${String(i >> 8)}.${String(i & 255)}/32`, hop(1)));
+    await new Promise((res) => setImmediate(res));
+    await new Promise((res) => setImmediate(res));
+    sawOff = !kernel.memberships.has(7);
+    assert.equal(await inst.settled(), true);
+    assert.equal(sawOff, true, 'events off during the backlog');
+    assert.equal(kernel.routes.size, 3000);
+    assert.deepEqual(
+      [...kernel.memberships].sort((a, b) => a - b),
+      [1, 7, 11, 32],
+    );
+    const deadline = Date.now() + 5000;
+    while (dumps() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(dumps() > before, 'a reconcile followed');
+    assert.equal(await inst.settled(), true);
+    assert.equal(inst.counters.repairs, 0, 'the reconcile found nothing to repair');
+    await inst.close();
+  });
+});
