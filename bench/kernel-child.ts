@@ -40,6 +40,7 @@ const installer = await KernelRouteInstaller.open({
 const lag = monitorEventLoopDelay({ resolution: 1 });
 lag.enable();
 const start = process.hrtime.bigint();
+const cpu0 = process.cpuUsage();
 // Handler calls arrive in bursts, as a client delivers what one socket read decoded.
 await new Promise<void>((resolve) => {
   let i = 0;
@@ -56,6 +57,7 @@ await new Promise<void>((resolve) => {
 });
 const settled = await installer.settled(30 * 60_000);
 const ms = Number(process.hrtime.bigint() - start) / 1e6;
+const cpu = process.cpuUsage(cpu0);
 lag.disable();
 const counters = installer.counters;
 await installer.close();
@@ -63,6 +65,7 @@ process.stdout.write(
   `${JSON.stringify({
     settled,
     ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
     handlerCalls: calls.length,
     lagMaxMs: lag.max / 1e6,
     lagP99Ms: lag.percentile(99) / 1e6,

@@ -29,7 +29,7 @@ for (const n of values.routes.split(',').map(Number)) {
   });
   results.push(r);
   process.stdout.write(
-    `${String(n)} routes: installer ${r.installer.ms.toFixed(0)} ms, ip -batch ${r.ipBatch.ms.toFixed(0)} ms (ratio ${r.ratio.toFixed(2)}), lag max ${r.installer.lagMaxMs.toFixed(1)} ms p99 ${r.installer.lagP99Ms.toFixed(1)} ms, in kernel ${String(r.installer.kernelRoutes)} / ${String(r.ipBatch.kernelRoutes)}${r.targetsMet ? '' : '  (targets NOT met)'}\n`,
+    `${String(n)} routes: installer ${r.installer.ms.toFixed(0)} ms, ip -batch ${r.ipBatch.ms.toFixed(0)} ms (ratio ${r.ratio.toFixed(2)}; CPU ${r.installer.cpuMs.toFixed(0)} / ${r.ipBatch.cpuMs.toFixed(0)} ms, ratio ${r.cpuRatio.toFixed(2)}; load ${r.loadBefore.toFixed(1)}), lag max ${r.installer.lagMaxMs.toFixed(1)} ms p99 ${r.installer.lagP99Ms.toFixed(1)} ms, in kernel ${String(r.installer.kernelRoutes)} / ${String(r.ipBatch.kernelRoutes)}${r.targetsMet ? '' : '  (targets NOT met)'}\n`,
   );
 }
 if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);

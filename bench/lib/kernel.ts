@@ -7,7 +7,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,11 +31,14 @@ export interface KernelBenchResult {
   /** Handler calls (one per leg). */
   readonly legs: number;
   /** `ip -batch` with the installer's form (nexthop objects): the reference ceiling. */
-  readonly ipBatch: { readonly ms: number; readonly kernelRoutes: number };
+  readonly ipBatch: { readonly ms: number; readonly cpuMs: number; readonly kernelRoutes: number };
   /** `ip -batch` with inline multipath legs, for comparison (when measured). */
-  readonly inlineBatch: { readonly ms: number; readonly kernelRoutes: number } | undefined;
+  readonly inlineBatch:
+    { readonly ms: number; readonly cpuMs: number; readonly kernelRoutes: number } | undefined;
   readonly installer: {
     readonly ms: number;
+    /** CPU time (user + system) of the installer process while it worked. */
+    readonly cpuMs: number;
     readonly kernelRoutes: number;
     readonly lagMaxMs: number;
     readonly lagP99Ms: number;
@@ -45,6 +48,10 @@ export interface KernelBenchResult {
   };
   /** installer.ms / ipBatch.ms (target <= 1.5). */
   readonly ratio: number;
+  /** installer.cpuMs / ipBatch.cpuMs: the same comparison, less sensitive to a busy machine. */
+  readonly cpuRatio: number;
+  /** Load average (1 min) before the run: other work on the machine skews wall times. */
+  readonly loadBefore: number;
   /** Both counts equal the mix and the targets hold (ratio <= 1.5, lag max <= 50 ms). */
   readonly targetsMet: boolean;
 }
@@ -192,16 +199,31 @@ async function waitRtnlQuiet(log: (line: string) => void): Promise<void> {
   }
 }
 
+/** Wall time and CPU time (user + system, ip's own) of `ip -batch` runs, ms. */
 async function timeIpBatch(
   ns: string,
   steps: { file: string; family: string[] }[],
-): Promise<number> {
-  const t0 = process.hrtime.bigint();
+): Promise<{ ms: number; cpuMs: number }> {
+  let ms = 0;
+  let cpuMs = 0;
   for (const step of steps) {
-    const r = await run('ip', ['-n', ns, ...step.family, '-batch', step.file]);
+    // bash's `time` reports the child's CPU time (wait4 rusage).
+    const r = await run('bash', [
+      '-c',
+      'TIMEFORMAT="%3R %3U %3S"; time ip -n "$1" $2 -batch "$3"',
+      'bash',
+      ns,
+      step.family.join(' '),
+      step.file,
+    ]);
     if (r.code !== 0) throw new Error(`ip -batch failed: ${r.stderr.trim().slice(0, 500)}`);
+    const [real = 0, user = 0, sys = 0] = (r.stderr.trim().split('\n').pop() ?? '')
+      .split(' ')
+      .map(Number);
+    ms += real * 1000;
+    cpuMs += (user + sys) * 1000;
   }
-  return Number(process.hrtime.bigint() - t0) / 1e6;
+  return { ms, cpuMs };
 }
 
 export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBenchResult> {
@@ -225,22 +247,26 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     // Namespaces are deleted only at the end: the kernel tears a deleted one down in the
     // background, holding the rtnl lock, which would slow the next measurement down.
     await waitRtnlQuiet(log);
+    const loadBefore = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
     await createNamespace(nsBatch);
     log(`ip -batch: ${String(o.routes)} routes (${String(files.legs)} legs) into ${nsBatch}`);
-    const batchMs = await timeIpBatch(nsBatch, [
+    const batch = await timeIpBatch(nsBatch, [
       { file: hopsFile, family: ['-6'] },
       { file: restFile, family: [] },
     ]);
+    const batchMs = batch.ms;
     const batchCount = await countKernelRoutes(nsBatch);
-    log(`ip -batch: ${batchMs.toFixed(0)} ms, ${String(batchCount)} routes in the kernel`);
+    log(
+      `ip -batch: ${batchMs.toFixed(0)} ms (CPU ${batch.cpuMs.toFixed(0)} ms), ${String(batchCount)} routes in the kernel`,
+    );
 
     let inline: KernelBenchResult['inlineBatch'];
     if (o.inlineReference ?? o.routes <= 100_000) {
       const inlineFile = join(dir, 'inline.batch');
       writeFileSync(inlineFile, `${[...mix()].map(inlineBatchLine).join('\n')}\n`);
       await createNamespace(nsInline);
-      const ms = await timeIpBatch(nsInline, [{ file: inlineFile, family: [] }]);
-      inline = { ms, kernelRoutes: await countKernelRoutes(nsInline) };
+      const { ms, cpuMs } = await timeIpBatch(nsInline, [{ file: inlineFile, family: [] }]);
+      inline = { ms, cpuMs, kernelRoutes: await countKernelRoutes(nsInline) };
       log(
         `ip -batch, inline legs (Go's form): ${ms.toFixed(0)} ms, ${String(inline.kernelRoutes)} routes`,
       );
@@ -272,13 +298,15 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
     >;
     const count = await countKernelRoutes(nsInstaller);
     log(
-      `installer: ${res.ms.toFixed(0)} ms, ${String(count)} routes in the kernel, event-loop lag max ${res.lagMaxMs.toFixed(1)} ms p99 ${res.lagP99Ms.toFixed(1)} ms`,
+      `installer: ${res.ms.toFixed(0)} ms (CPU ${res.cpuMs.toFixed(0)} ms), ${String(count)} routes in the kernel, event-loop lag max ${res.lagMaxMs.toFixed(1)} ms p99 ${res.lagP99Ms.toFixed(1)} ms`,
     );
     const ratio = res.ms / batchMs;
     return {
+      cpuRatio: res.cpuMs / batch.cpuMs,
+      loadBefore,
       routes: o.routes,
       legs: files.legs,
-      ipBatch: { ms: batchMs, kernelRoutes: batchCount },
+      ipBatch: { ms: batchMs, cpuMs: batch.cpuMs, kernelRoutes: batchCount },
       inlineBatch: inline,
       installer: { ...res, kernelRoutes: count },
       ratio,

@@ -58,6 +58,8 @@ export class NetlinkChannel {
   private readonly dumpQueue: DumpJob[] = [];
   private notificationListener: (buf: Buffer, h: MessageHeader) => void = () => undefined;
   private overrunListener: () => void = () => undefined;
+  private drainListener: () => void = () => undefined;
+  private sendBusy = false;
   private closed = false;
   /** Datagrams sent and messages received, for counters. */
   datagramsSent = 0;
@@ -120,13 +122,16 @@ export class NetlinkChannel {
     if (this.outgoing.length >= this.options.batch) this.flush();
   }
 
-  /** Sends what is queued as one datagram. */
+  /**
+   * Sends queued requests, one datagram (up to `batch` requests) at a time: the next goes when the
+   * socket has taken the last one. The kernel runs a datagram inside the send call, on this
+   * thread, so this bounds the time one event-loop turn spends in the kernel.
+   */
   flush(): void {
-    if (this.outgoing.length === 0 || this.closed) return;
-    const buffers = this.outgoing;
-    const reqs = this.outgoingReqs;
-    this.outgoing = [];
-    this.outgoingReqs = [];
+    if (this.sendBusy || this.outgoing.length === 0 || this.closed) return;
+    const n = Math.min(this.outgoing.length, this.options.batch);
+    const buffers = this.outgoing.splice(0, n);
+    const reqs = this.outgoingReqs.splice(0, n);
     this.datagramsSent++;
     // One NLM_F_ACK per datagram, on its last request: the kernel runs a datagram's requests in
     // order and answers every failure anyway (with its sequence number), so that acknowledgement
@@ -140,11 +145,19 @@ export class NetlinkChannel {
         if (b !== undefined) b.writeUInt16LE(b.readUInt16LE(6) & ~NLM_F_ACK, 6);
       }
     }
+    this.sendBusy = true;
     this.transport.send(buffers, (errno) => {
-      if (errno === undefined) return;
+      this.sendBusy = false;
       // Never reached the kernel: complete them with the send error.
-      for (const r of reqs) this.complete(r.seq, errno);
+      if (errno !== undefined) for (const r of reqs) this.complete(r.seq, errno);
+      this.flush();
+      this.drainListener();
     });
+  }
+
+  /** Called when a datagram has been taken by the socket (room to queue more). */
+  onDrain(fn: () => void): void {
+    this.drainListener = fn;
   }
 
   /** Runs a dump (after any running one); `onMessage` gets each message of the answer. */

@@ -124,6 +124,9 @@ export class KernelRouteInstaller implements RouteHandler {
     channel.onNotification((buf, h) => {
       this.notification(buf, h);
     });
+    channel.onDrain(() => {
+      this.sync.schedulePump();
+    });
     channel.onOverrun(() => {
       this.counters.overruns++;
       this.log.warn('netlink receive buffer overflow: will reconcile with the kernel');
