@@ -102,3 +102,8 @@ export const NEXTHOP_ID_BASE = 0x4d420001;
 /** The kernel's default metric for IPv6 routes (none given) and IPv4 routes. */
 export const IPV6_DEFAULT_PRIORITY = 1024;
 export const IPV4_DEFAULT_PRIORITY = 0;
+
+/** Errors after which the same request may succeed later. */
+export const TRANSIENT = new Set(['ENOBUFS', 'EBUSY', 'EAGAIN', 'EINTR', 'ENOMEM']);
+/** Errors that mean the tunnel device is down or gone: writes wait for it. */
+export const DEVICE_TROUBLE = new Set(['ENETDOWN', 'ENODEV']);

@@ -8,42 +8,19 @@
 
 import { NetlinkChannel } from './channel.js';
 import {
-  IFF_UP,
-  METALBOND_RT_PROTO,
-  RTM_DELLINK,
-  RTM_DELNEXTHOP,
-  RTM_DELROUTE,
-  RTM_NEWLINK,
-  RTM_NEWNEXTHOP,
-  RTM_NEWROUTE,
   RTNLGRP_IPV4_ROUTE,
   RTNLGRP_IPV6_ROUTE,
   RTNLGRP_LINK,
   RTNLGRP_NEXTHOP,
 } from './constants.js';
-import {
-  decodeLink,
-  decodeNexthop,
-  decodeRoute,
-  routeProtocol,
-  type MessageHeader,
-} from './decode.js';
 import { encodeLinkGet, encodePermissionProbe } from './encode.js';
 import { KernelPermissionError, NetlinkError, TunnelDeviceMissingError } from './errors.js';
 import { StartupHold } from './hold.js';
-import {
-  adoptSnapshot,
-  compareSnapshot,
-  foundRouteId,
-  isOurRoute,
-  readKernel,
-} from './reconcile.js';
+import { Reconciler, adoptSnapshot, readKernel } from './reconcile.js';
 import {
   addMember,
-  foundLegs,
   kernelDestination,
   legAddress,
-  foundRouteState,
   hopHex,
   memberOf,
   newRouteState,
@@ -53,6 +30,7 @@ import {
   splitLegs,
   type KernelRouteState,
 } from './route-state.js';
+import { KernelEvents } from './events.js';
 import { KernelSync, type Device } from './sync.js';
 import { openNetlinkTransport, type NetlinkTransport } from './transport.js';
 import {
@@ -79,14 +57,14 @@ export class KernelRouteInstaller implements RouteHandler {
   /** Live counters (a plain object) for metrics. */
   readonly counters: KernelCounters = newCounters();
   private readonly sync: KernelSync;
+  private readonly events: KernelEvents;
   private readonly tables: ReadonlyMap<Vni, number>;
   private readonly tableIds: ReadonlySet<number>;
   private readonly log: Logger;
   private readonly warnedVnis = new Set<Vni>();
   private holdTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
-  private reconcileSoon: NodeJS.Timeout | undefined;
-  private reconciling: Promise<boolean> | undefined;
+  private readonly reconciler: Reconciler;
   private signals: { s: ResyncSignals; listener: (e: SyncedEvent) => void } | undefined;
   /** Route and nexthop events are off while a large backlog is written (see bulkMode). */
   private eventsOff = false;
@@ -113,7 +91,7 @@ export class KernelRouteInstaller implements RouteHandler {
         retryMinMs: options.retryMinMs ?? 50,
         retryMaxMs: options.retryMaxMs ?? 5000,
         recheckDevice: () => {
-          this.recheckDevice();
+          this.events.recheckDevice();
         },
         pumped: (queued) => {
           this.bulkMode(queued);
@@ -121,8 +99,12 @@ export class KernelRouteInstaller implements RouteHandler {
       },
       this.tables,
     );
+    this.reconciler = new Reconciler(this.sync, this.tableIds);
+    this.events = new KernelEvents(this.sync, channel, this.tableIds, this.log, (ms) => {
+      this.reconciler.soon(ms);
+    });
     channel.onNotification((buf, h) => {
-      this.notification(buf, h);
+      this.events.notification(buf, h);
     });
     channel.onDrain(() => {
       this.sync.schedulePump();
@@ -130,7 +112,7 @@ export class KernelRouteInstaller implements RouteHandler {
     channel.onOverrun(() => {
       this.counters.overruns++;
       this.log.warn('netlink receive buffer overflow: will reconcile with the kernel');
-      this.scheduleReconcile(500);
+      this.reconciler.soon(500);
     });
   }
 
@@ -233,7 +215,7 @@ export class KernelRouteInstaller implements RouteHandler {
   /** A full comparison with the kernel now; resolves to the number of repairs it started. */
   async reconcile(): Promise<number> {
     const before = this.counters.repairs;
-    await this.fullReconcile();
+    await this.reconciler.run();
     await this.sync.settled(30_000);
     return this.counters.repairs - before;
   }
@@ -254,7 +236,7 @@ export class KernelRouteInstaller implements RouteHandler {
       this.dropEverything();
       await this.sync.settled(left());
       // Anything of ours we did not know about (added while we were not looking).
-      await this.fullReconcile();
+      await this.reconciler.run();
       this.dropEverything();
       await this.sync.settled(left());
     }
@@ -310,7 +292,7 @@ export class KernelRouteInstaller implements RouteHandler {
     const every = this.options.reconcileIntervalMs ?? 60_000;
     if (every > 0) {
       this.reconcileTimer = setInterval(() => {
-        void this.fullReconcile();
+        void this.reconciler.run();
       }, every);
       this.reconcileTimer.unref();
     }
@@ -335,7 +317,7 @@ export class KernelRouteInstaller implements RouteHandler {
           else resolve();
         },
         (buf, h) => {
-          this.linkMessage(buf, h);
+          this.events.linkMessage(buf, h);
         },
       );
       this.channel.flush();
@@ -427,10 +409,9 @@ export class KernelRouteInstaller implements RouteHandler {
   private stopTimers(): void {
     clearTimeout(this.holdTimer);
     clearInterval(this.reconcileTimer);
-    clearTimeout(this.reconcileSoon);
+    this.reconciler.stop();
     this.holdTimer = undefined;
     this.reconcileTimer = undefined;
-    this.reconcileSoon = undefined;
   }
 
   // ---- the kernel's side ----
@@ -450,143 +431,8 @@ export class KernelRouteInstaller implements RouteHandler {
       this.eventsOff = false;
       for (const g of ROUTE_GROUPS) this.transport.addMembership(g);
       this.log.debug('backlog written: route events on, reconciling');
-      this.scheduleReconcile(0);
+      this.reconciler.soon(0);
     }
-  }
-
-  private scheduleReconcile(delayMs: number): void {
-    if (this.reconcileSoon !== undefined || this.sync.closed) return;
-    this.reconcileSoon = setTimeout(() => {
-      this.reconcileSoon = undefined;
-      void this.fullReconcile();
-    }, delayMs);
-    this.reconcileSoon.unref();
-  }
-
-  /** One full comparison at a time; a failed or inconsistent dump is retried shortly. */
-  private fullReconcile(): Promise<boolean> {
-    if (this.sync.closed || !this.sync.ready) return Promise.resolve(false);
-    this.reconciling ??= this.reconcileOnce().finally(() => {
-      this.reconciling = undefined;
-    });
-    return this.reconciling;
-  }
-
-  private async reconcileOnce(): Promise<boolean> {
-    const startWrites = this.sync.writes;
-    const r = await readKernel(this.sync, this.tableIds);
-    if (this.sync.closed) return false;
-    if (!r.ok) {
-      this.counters.ops.dump.error++;
-      if (r.errno !== undefined) this.sync.countError(r.errno);
-      this.log.debug({ errno: r.errno }, 'kernel dump failed or inconsistent, will retry');
-      this.scheduleReconcile(2000);
-      this.sync.wakeSettled();
-      return false;
-    }
-    this.counters.ops.dump.ok++;
-    this.counters.reconciles++;
-    const repaired = compareSnapshot(this.sync, r.snapshot, startWrites);
-    if (repaired > 0)
-      this.log.info({ repaired }, 'reconcile: routes differing from the kernel rewritten');
-    this.sync.schedulePump();
-    return true;
-  }
-
-  private notification(buf: Buffer, h: MessageHeader): void {
-    if (this.sync.closed) return;
-    if (h.type === RTM_NEWLINK || h.type === RTM_DELLINK) this.linkMessage(buf, h);
-    else if (!this.sync.ready) return;
-    else if (h.type === RTM_NEWROUTE || h.type === RTM_DELROUTE) this.routeMessage(buf, h);
-    else if (h.type === RTM_NEWNEXTHOP || h.type === RTM_DELNEXTHOP) {
-      // Someone else changed nexthop objects: if ours, compare everything shortly.
-      const nh = decodeNexthop(buf, h);
-      if (nh !== undefined && (nh.protocol === METALBOND_RT_PROTO || this.sync.objects.get(nh.id)))
-        this.scheduleReconcile(200);
-    }
-  }
-
-  /** A route of ours changed or deleted by someone else. */
-  private routeMessage(buf: Buffer, h: MessageHeader): void {
-    if (routeProtocol(buf, h) !== METALBOND_RT_PROTO) return;
-    const r = decodeRoute(buf, h);
-    if (r === undefined || !isOurRoute(r, this.tableIds)) return;
-    const id = foundRouteId(r);
-    let s = this.sync.routes.get(id);
-    if ((s?.inFlight ?? 0) !== 0) return;
-    if (h.type === RTM_DELROUTE) {
-      if (s === undefined || s.kernel === 'none') return;
-      this.sync.setKernel(s, 'none');
-      this.sync.updateWant(s);
-      if (s.want !== undefined) this.sync.repair(s, 'deleted');
-      else this.sync.forgetIfIdle(s);
-      return;
-    }
-    const k = (r.nhid === undefined ? undefined : this.sync.objects.get(r.nhid)) ?? 'other';
-    if (s === undefined) {
-      s = foundRouteState(r.family, r.table, r.dst, r.dstLen, undefined);
-      this.sync.routes.set(id, s);
-      if (this.sync.hold.isHeld(s.table)) setHeld(s, typeof k === 'object' ? k.key : foundLegs(r));
-    }
-    if (s.kernel === k) return;
-    this.sync.setKernel(s, k);
-    if (!this.sync.isCorrect(s)) this.sync.repair(s, s.members.length > 0 ? 'changed' : 'foreign');
-  }
-
-  private linkMessage(buf: Buffer, h: MessageHeader): void {
-    const link = decodeLink(buf, h);
-    if (link === undefined) return;
-    const dev = this.sync.device;
-    const ours = link.name === dev.name || (link.name === undefined && link.index === dev.index);
-    if (h.type === RTM_DELLINK || !ours) {
-      // Deleted, or renamed away: the kernel dropped everything through it.
-      if (link.index === dev.index) {
-        dev.index = undefined;
-        dev.up = false;
-        if (this.sync.ready) {
-          this.log.warn({ device: dev.name }, 'tunnel device gone: routes wait for it');
-          this.sync.deviceLost();
-        }
-      }
-      return;
-    }
-    const recreated = dev.index !== undefined && dev.index !== link.index;
-    const wasReady = this.sync.deviceReady;
-    if (recreated && this.sync.ready) this.sync.deviceLost();
-    dev.index = link.index;
-    dev.up = (link.flags & IFF_UP) !== 0;
-    if (!this.sync.ready) return;
-    if (wasReady && !dev.up) {
-      this.log.warn({ device: dev.name }, 'tunnel device down: routes wait for it');
-      this.sync.deviceLost();
-    } else if (dev.up && (!wasReady || recreated)) {
-      const n = this.sync.deviceBack();
-      this.log.info(
-        { device: dev.name, ifindex: dev.index, routes: n },
-        'tunnel device up: installing routes',
-      );
-    }
-    this.sync.schedulePump();
-  }
-
-  private recheckDevice(): void {
-    if (this.sync.closed) return;
-    const seq = this.channel.nextSeq();
-    const dev = this.sync.device;
-    this.channel.request(
-      seq,
-      encodeLinkGet(dev.name, seq),
-      (errno) => {
-        if (errno === 'ENODEV' && dev.index !== undefined) {
-          dev.index = undefined;
-          this.sync.deviceLost();
-        }
-      },
-      (b, hh) => {
-        this.linkMessage(b, hh);
-      },
-    );
-    this.sync.schedulePump();
   }
 }
 

@@ -213,7 +213,7 @@ export function compareSnapshot(
     if (o.seq !== 0 || o.sentAt > startWrites || o.state !== 'present') continue;
     const nh = snap.nexthops.get(o.id);
     if (nh === undefined) {
-      sync.objectGone(o);
+      sync.objectWriter.gone(o);
     } else if (!sameObject(o, nh, ifindex)) {
       // Changed behind our back (e.g. a member deleted shrinks a group): routes move to a fresh one.
       sync.objects.retire(o);
@@ -254,4 +254,61 @@ export function compareSnapshot(
   }
   for (const o of sync.objects.all()) sync.collect(o);
   return repaired;
+}
+
+/** Full comparisons with the kernel, one at a time; a failed or inconsistent dump is retried. */
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly sync: KernelSync,
+    private readonly tableIds: ReadonlySet<number>,
+  ) {}
+
+  /** One soon (several asks before it runs make one). */
+  soon(delayMs: number): void {
+    if (this.timer !== undefined || this.sync.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One now (or the one running); resolves false if the dump failed. */
+  run(): Promise<boolean> {
+    if (this.sync.closed || !this.sync.ready) return Promise.resolve(false);
+    this.running ??= this.once().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private async once(): Promise<boolean> {
+    const sync = this.sync;
+    const startWrites = sync.writes;
+    const r = await readKernel(sync, this.tableIds);
+    if (sync.closed) return false;
+    if (!r.ok) {
+      sync.counters.ops.dump.error++;
+      if (r.errno !== undefined) sync.countError(r.errno);
+      sync.log.debug({ errno: r.errno }, 'kernel dump failed or inconsistent, will retry');
+      this.soon(2000);
+      sync.wakeSettled();
+      return false;
+    }
+    sync.counters.ops.dump.ok++;
+    sync.counters.reconciles++;
+    const repaired = compareSnapshot(sync, r.snapshot, startWrites);
+    if (repaired > 0)
+      sync.log.info({ repaired }, 'reconcile: routes differing from the kernel rewritten');
+    sync.schedulePump();
+    return true;
+  }
 }

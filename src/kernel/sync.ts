@@ -7,21 +7,16 @@
  */
 
 import { NetlinkChannel } from './channel.js';
-import {
-  encodeNexthopCreate,
-  encodeNexthopDelete,
-  encodeNexthopGroupCreate,
-  encodeRouteDelete,
-  encodeRouteReplace,
-} from './encode.js';
+import { encodeRouteDelete, encodeRouteReplace } from './encode.js';
 import { StartupHold } from './hold.js';
 import { NexthopRegistry, type NhObject } from './nexthops.js';
+import { DEVICE_TROUBLE, TRANSIENT } from './constants.js';
+import { ObjectWriter } from './objects.js';
 import { RetryScheduler } from './retry.js';
 import {
   describeRoute,
   destinationBytes,
   desiredLegs,
-  fromHex,
   legAddress,
   splitLegs,
   type KernelRouteState,
@@ -32,11 +27,6 @@ import type { Logger } from '../log.js';
 
 /** Work per event-loop turn, ms (the kernel's share included: it runs inside send()). */
 const PUMP_BUDGET_MS = 8;
-
-/** Errors after which the same request may succeed later. */
-const TRANSIENT = new Set(['ENOBUFS', 'EBUSY', 'EAGAIN', 'EINTR', 'ENOMEM']);
-/** Errors that mean the tunnel device is down or gone: writes wait for it. */
-export const DEVICE_TROUBLE = new Set(['ENETDOWN', 'ENODEV']);
 
 export interface Device {
   readonly name: string;
@@ -69,7 +59,7 @@ export class KernelSync {
   private readonly unused = new Set<NhObject>();
   private readonly repairOf = new Map<KernelRouteState, RepairReason>();
   private readonly routeRetry: RetryScheduler<KernelRouteState>;
-  private readonly objectRetry: RetryScheduler<NhObject>;
+  readonly objectWriter: ObjectWriter;
   private readonly settleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
 
@@ -85,9 +75,8 @@ export class KernelSync {
     this.routeRetry = new RetryScheduler(options.retryMinMs, options.retryMaxMs, (items) => {
       for (const s of items) this.mark(s);
     });
-    this.objectRetry = new RetryScheduler(options.retryMinMs, options.retryMaxMs, (items) => {
-      for (const o of items) this.ensure(o);
-      this.schedulePump();
+    this.objectWriter = new ObjectWriter(this, options.retryMinMs, options.retryMaxMs, () => {
+      options.recheckDevice();
     });
   }
 
@@ -208,7 +197,7 @@ export class KernelSync {
       const o = s.want;
       this.dequeue(s);
       if (o !== undefined && o.state !== 'present') {
-        this.ensure(o);
+        this.objectWriter.ensure(o);
         o.onReady.push((ok) => {
           if (ok) this.mark(s);
           else if (s.want === o) this.refused(s, o.failed ?? 'EINVAL', o);
@@ -220,7 +209,7 @@ export class KernelSync {
     for (const o of this.unused) {
       if (this.channel.room === 0) break;
       this.unused.delete(o);
-      if (this.objects.deletable(o) && this.deviceReady) this.sendObjectDelete(o);
+      if (this.objects.deletable(o) && this.deviceReady) this.objectWriter.delete(o);
       else if (o.users === 0 && o.kernelUsers === 0 && o.state === 'absent')
         for (const m of this.objects.forget(o)) this.unused.add(m);
     }
@@ -324,141 +313,13 @@ export class KernelSync {
     s.failedFor = sent;
   }
 
+  /** Counts a request that changes the kernel; returns the count. */
+  nextWrite(): number {
+    return ++this.writes;
+  }
+
   countError(errno: string): void {
     this.counters.errorsByErrno[errno] = (this.counters.errorsByErrno[errno] ?? 0) + 1;
-  }
-
-  // ---- nexthop objects ----
-
-  /** Creates an object in the kernel (its members first) unless it is there or on its way. */
-  ensure(o: NhObject): void {
-    if (o.state !== 'absent' || !this.deviceReady || this.closed) return;
-    if (o.users === 0) {
-      this.collect(o);
-      return;
-    }
-    const missing = o.members.find((m) => m.state !== 'present');
-    if (missing !== undefined) {
-      o.state = 'waiting';
-      this.ensure(missing);
-      missing.onReady.push((ok) => {
-        if (o.state !== 'waiting') return;
-        o.state = 'absent';
-        if (ok) this.ensure(o);
-        else this.objectFailed(o, missing.failed ?? 'EINVAL');
-      });
-      return;
-    }
-    const seq = this.channel.nextSeq();
-    const ifindex = this.device.index ?? 0;
-    const message =
-      o.members.length === 0
-        ? encodeNexthopCreate(o.id, fromHex(o.key), ifindex, seq)
-        : encodeNexthopGroupCreate(
-            o.id,
-            o.members.map((m) => m.id),
-            seq,
-          );
-    o.state = 'creating';
-    o.seq = seq;
-    o.sentAt = ++this.writes;
-    const epoch = this.epoch;
-    this.channel.request(seq, message, (errno) => {
-      this.createDone(o, seq, epoch, errno);
-    });
-  }
-
-  private createDone(o: NhObject, seq: number, epoch: number, errno: string | undefined): void {
-    if (o.seq !== seq || epoch !== this.epoch || this.closed) return;
-    o.seq = 0;
-    // EEXIST after a creation whose acknowledgement was lost: that creation worked.
-    if (errno === undefined || (errno === 'EEXIST' && o.maybeCreated)) {
-      this.counters.ops.nexthop.ok++;
-      o.maybeCreated = false;
-      o.state = 'present';
-      o.failed = undefined;
-      for (const m of o.members) m.kernelUsers++;
-      this.objectRetry.succeeded(o);
-      this.fireReady(o, true);
-      this.collect(o);
-      return;
-    }
-    this.counters.ops.nexthop.error++;
-    this.countError(errno);
-    o.state = 'absent';
-    o.maybeCreated = errno === 'ENOBUFS';
-    if (errno === 'EEXIST') {
-      // The id is taken by someone else: take another.
-      this.objects.reassign(o);
-      this.ensure(o);
-    } else if (TRANSIENT.has(errno) || DEVICE_TROUBLE.has(errno)) {
-      this.counters.retries++;
-      if (DEVICE_TROUBLE.has(errno)) this.options.recheckDevice();
-      this.objectRetry.schedule(o);
-    } else {
-      this.objectFailed(o, errno);
-    }
-    this.schedulePump();
-  }
-
-  private objectFailed(o: NhObject, errno: string): void {
-    if (o.failed !== errno) {
-      this.log.warn(
-        { errno, nextHops: splitLegs(o.key).map(legAddress), id: o.id },
-        'kernel refused nexthop object',
-      );
-    }
-    o.failed = errno;
-    this.fireReady(o, false);
-  }
-
-  private fireReady(o: NhObject, ok: boolean): void {
-    const callbacks = o.onReady;
-    o.onReady = [];
-    for (const cb of callbacks) cb(ok);
-  }
-
-  private sendObjectDelete(o: NhObject): void {
-    const seq = this.channel.nextSeq();
-    o.state = 'deleting';
-    o.seq = seq;
-    o.sentAt = ++this.writes;
-    const epoch = this.epoch;
-    this.channel.request(seq, encodeNexthopDelete(o.id, seq), (errno) => {
-      if (o.seq !== seq || epoch !== this.epoch || this.closed) return;
-      o.seq = 0;
-      if (errno === undefined || errno === 'ENOENT') {
-        this.counters.ops.nexthop.ok++;
-        this.objectGone(o);
-      } else {
-        this.counters.ops.nexthop.error++;
-        this.countError(errno);
-        o.state = 'present';
-        if (TRANSIENT.has(errno)) this.objectRetry.schedule(o);
-        else this.log.warn({ errno, id: o.id }, 'kernel refused to delete nexthop object');
-      }
-      this.schedulePump();
-    });
-  }
-
-  /** The kernel no longer holds the object. */
-  objectGone(o: NhObject): void {
-    if (o.state === 'present' || o.state === 'deleting')
-      for (const m of o.members) {
-        m.kernelUsers--;
-        this.collect(m);
-      }
-    o.state = 'absent';
-    // Routes the kernel refused while it was missing may work once it is back.
-    for (const s of this.routes.values()) {
-      if (s.failedFor === o) {
-        s.failed = undefined;
-        s.failedFor = undefined;
-        this.mark(s);
-      }
-    }
-    if (o.users > 0) this.ensure(o);
-    else this.collect(o);
   }
 
   // ---- the device ----
@@ -501,7 +362,7 @@ export class KernelSync {
   isSettled(): boolean {
     if (this.closed) return true;
     if (this.channel.inFlight > 0 || this.reading) return false;
-    if (this.routeRetry.size > 0 || this.objectRetry.size > 0) return false;
+    if (this.routeRetry.size > 0 || this.objectWriter.retry.size > 0) return false;
     for (const s of this.queue) if (this.needsWrite(s)) return false;
     if (!this.deviceReady) return true;
     for (const o of this.unused) if (this.objects.deletable(o)) return false;
@@ -529,7 +390,7 @@ export class KernelSync {
   close(): void {
     this.closed = true;
     this.routeRetry.clear();
-    this.objectRetry.clear();
+    this.objectWriter.retry.clear();
     this.wakeSettled();
   }
 }
