@@ -23,7 +23,7 @@ import {
   type MessageHeader,
 } from './decode.js';
 import { encodeLinkGet } from './encode.js';
-import { foundRouteId, isOurRoute } from './reconcile.js';
+import { foundRouteId, isOurRoute, nonDefaultPriority } from './reconcile.js';
 import { foundLegs, foundRouteState, setHeld } from './route-state.js';
 import type { KernelSync } from './sync.js';
 import type { Logger } from '../log.js';
@@ -69,7 +69,13 @@ export class KernelEvents {
     }
     const k = (r.nhid === undefined ? undefined : this.sync.objects.get(r.nhid)) ?? 'other';
     if (s === undefined) {
-      s = foundRouteState(r.family, r.table, r.dst, r.dstLen, undefined);
+      s = foundRouteState(
+        r.family,
+        r.table,
+        r.dst,
+        r.dstLen,
+        nonDefaultPriority(r.family, r.priority),
+      );
       this.sync.routes.set(id, s);
       if (this.sync.hold.isHeld(s.table)) setHeld(s, typeof k === 'object' ? k.key : foundLegs(r));
     }

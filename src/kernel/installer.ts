@@ -259,7 +259,7 @@ export class KernelRouteInstaller implements RouteHandler {
     let found = -1;
     for (let attempt = 0; attempt < 5 && found < 0; attempt++) {
       const r = await readKernel(this.sync, this.tableIds);
-      if (r.ok) found = adoptSnapshot(this.sync, r.snapshot);
+      if (r.ok) found = await adoptSnapshot(this.sync, r.snapshot);
       else if (r.errno !== undefined)
         throw new NetlinkError('cannot read the routing tables', r.errno);
     }

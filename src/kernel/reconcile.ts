@@ -133,24 +133,24 @@ function groupShape(
  * at start): the well-formed ones become the objects for their next hops (or retired duplicates),
  * the rest are kept as retired objects, deleted once no route uses them. Others' ids are avoided.
  */
-function adoptObjects(sync: KernelSync, snap: KernelSnapshot): void {
+async function adoptObjects(sync: KernelSync, snap: KernelSnapshot): Promise<void> {
   const ifindex = sync.device.index ?? -1;
   const fresh = [...snap.nexthops.values()].filter((nh) => sync.objects.get(nh.id) === undefined);
   for (const nh of fresh) if (nh.protocol !== METALBOND_RT_PROTO) sync.objects.markTaken(nh.id);
   const ours = fresh.filter((nh) => nh.protocol === METALBOND_RT_PROTO);
-  for (const nh of ours) {
-    if (nh.group !== undefined) continue;
+  await sliced(ours, (nh) => {
+    if (nh.group !== undefined) return;
     const key = hopKey(nh, ifindex);
     const o = sync.objects.adopt(nh.id, key ?? `!${String(nh.id)}`, []);
     if (key === undefined) sync.objects.retire(o);
-  }
-  for (const nh of ours) {
-    if (nh.group === undefined) continue;
+  });
+  await sliced(ours, (nh) => {
+    if (nh.group === undefined) return;
     const shape = groupShape(nh, sync);
     const members = shape?.members ?? [];
     const o = sync.objects.adopt(nh.id, shape?.key ?? `!${String(nh.id)}`, members);
     if (shape === undefined) sync.objects.retire(o);
-  }
+  });
 }
 
 function kernelSideOf(sync: KernelSync, r: DecodedRoute | undefined): KernelSide {
@@ -181,14 +181,16 @@ function takeInRoute(sync: KernelSync, id: string, r: DecodedRoute): KernelRoute
 }
 
 /** Start: what is found becomes the known state; with the tables held, the desired state too. */
-export function adoptSnapshot(sync: KernelSync, snap: KernelSnapshot): number {
-  adoptObjects(sync, snap);
-  for (const [id, r] of snap.routes) {
+export async function adoptSnapshot(sync: KernelSync, snap: KernelSnapshot): Promise<number> {
+  await adoptObjects(sync, snap);
+  await sliced(snap.routes, ([id, r]) => {
     const s = takeInRoute(sync, id, r);
     if (s.held === undefined) sync.counters.staleRemoved++;
     sync.mark(s);
-  }
-  for (const o of sync.objects.all()) sync.collect(o);
+  });
+  await sliced(sync.objects.all(), (o) => {
+    sync.collect(o);
+  });
   return snap.routes.size;
 }
 
@@ -200,17 +202,19 @@ function sameObject(o: NhObject, nh: DecodedNexthop, ifindex: number): boolean {
 
 /**
  * Periodic: objects and routes that differ from what we believe are corrected, skipping those
- * written since the dump began (the dump may predate the write). Returns the repairs started.
+ * written since the dump began (the dump may predate the write). Returns the repairs started, or
+ * undefined when the device went away meanwhile. Works in slices: the event loop keeps running.
  */
-export function compareSnapshot(
+export async function compareSnapshot(
   sync: KernelSync,
   snap: KernelSnapshot,
   startWrites: number,
-): number {
+): Promise<number | undefined> {
   const ifindex = sync.device.index ?? -1;
+  const epoch = sync.epoch;
   let repaired = 0;
-  for (const o of [...sync.objects.all()]) {
-    if (o.seq !== 0 || o.sentAt > startWrites || o.state !== 'present') continue;
+  await sliced([...sync.objects.all()], (o) => {
+    if (o.seq !== 0 || o.sentAt > startWrites || o.state !== 'present') return;
     const nh = snap.nexthops.get(o.id);
     if (nh === undefined) {
       sync.objectWriter.gone(o);
@@ -224,36 +228,55 @@ export function compareSnapshot(
         }
       }
     }
-  }
-  adoptObjects(sync, snap);
+  });
+  await adoptObjects(sync, snap);
   const seen = new Set<string>();
-  for (const s of sync.routes.values()) {
+  await sliced(sync.routes.values(), (s) => {
     seen.add(s.id);
-    if (s.inFlight !== 0 || s.sentAt > startWrites) continue;
+    // Written since the dump began (the dump may predate the write), or the device went away.
+    if (s.inFlight !== 0 || s.sentAt > startWrites || sync.epoch !== epoch) return;
     const r = snap.routes.get(s.id);
     const k = kernelSideOf(sync, r);
-    if (k === s.kernel) continue;
+    if (k === s.kernel) return;
     const wasUnknown = s.kernel === 'unknown';
     sync.setKernel(s, k);
-    if (sync.isCorrect(s) || (s.failed !== undefined && s.failedFor === s.want)) continue;
+    if (sync.isCorrect(s) || (s.failed !== undefined && s.failedFor === s.want)) return;
     if (wasUnknown || (s.want !== undefined && !sync.deviceReady)) {
       sync.mark(s); // our own lost acknowledgement, or waiting for the device: not a repair
-      continue;
+      return;
     }
     sync.repair(s, k === 'none' ? 'missing' : s.members.length > 0 ? 'changed' : 'foreign');
     repaired++;
-  }
+  });
+  if (sync.epoch !== epoch) return undefined;
   // Ours by protocol and table, but unknown to us (added behind our back).
-  for (const [id, r] of snap.routes) {
-    if (seen.has(id)) continue;
+  await sliced(snap.routes, ([id, r]) => {
+    if (seen.has(id) || sync.routes.has(id)) return;
     const s = takeInRoute(sync, id, r);
     if (s.held === undefined) {
       sync.repair(s, 'foreign');
       repaired++;
     }
-  }
-  for (const o of sync.objects.all()) sync.collect(o);
+  });
+  await sliced(sync.objects.all(), (o) => {
+    sync.collect(o);
+  });
   return repaired;
+}
+
+/** Items processed between two event-loop turns by the comparisons (a million routes each). */
+const SLICE = 2000;
+
+/** Runs `fn` over the items, letting the event loop run every SLICE items. */
+async function sliced<T>(items: Iterable<T>, fn: (item: T) => void): Promise<void> {
+  let n = 0;
+  for (const item of items) {
+    fn(item);
+    if (++n % SLICE === 0)
+      await new Promise<void>((resolve) => {
+        setImmediate(resolve);
+      });
+  }
 }
 
 /** Full comparisons with the kernel, one at a time; a failed or inconsistent dump is retried. */
@@ -305,7 +328,11 @@ export class Reconciler {
     }
     sync.counters.ops.dump.ok++;
     sync.counters.reconciles++;
-    const repaired = compareSnapshot(sync, r.snapshot, startWrites);
+    const repaired = await compareSnapshot(sync, r.snapshot, startWrites);
+    if (repaired === undefined) {
+      this.soon(1000); // the device went away meanwhile: compare again later
+      return false;
+    }
     if (repaired > 0)
       sync.log.info({ repaired }, 'reconcile: routes differing from the kernel rewritten');
     sync.schedulePump();
