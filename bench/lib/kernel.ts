@@ -95,7 +95,18 @@ async function createNamespace(name: string): Promise<void> {
   await ip(['-n', name, 'link', 'set', 't1', 'up']);
 }
 
+/**
+ * Deletes a namespace, its routes and nexthop objects first: torn down with them, the kernel
+ * removes each object with a walk over the whole routing table (quadratic, minutes to hours at a
+ * million routes, holding the rtnl lock the whole machine needs meanwhile).
+ */
 async function deleteNamespace(name: string): Promise<void> {
+  const exists = await run('ip', ['netns', 'pids', name]);
+  if (exists.code !== 0) return;
+  for (const family of ['-4', '-6']) {
+    await run('ip', ['-n', name, family, 'route', 'flush', 'table', 'all', 'proto', '254']);
+  }
+  await run('ip', ['-n', name, 'nexthop', 'flush']);
   await run('ip', ['netns', 'del', name]);
 }
 
