@@ -105,5 +105,4 @@ export type {
   KernelRouteInstallerOptions,
   OpCounters,
   ResyncSignals,
-  SyncedEvent,
 } from './kernel/types.js';
