@@ -20,8 +20,12 @@ export class ObjectWriter {
     retryMaxMs: number,
     private readonly recheckDevice: () => void,
   ) {
+    // A creation is retried by ensure(), a deletion by the pump (collect).
     this.retry = new RetryScheduler(retryMinMs, retryMaxMs, (items) => {
-      for (const o of items) this.ensure(o);
+      for (const o of items) {
+        this.ensure(o);
+        sync.collect(o);
+      }
       sync.schedulePump();
     });
   }

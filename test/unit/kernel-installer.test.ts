@@ -204,3 +204,19 @@ describe('kernel route installer bulk mode (fake kernel)', () => {
     await inst.close();
   });
 });
+
+describe('kernel route installer object deletion (fake kernel)', () => {
+  it('retries a nexthop object deletion refused with EBUSY', async () => {
+    const kernel = new FakeKernel();
+    const inst = await open(kernel);
+    inst.addRoute(100, route('10.0.1.0/24', hop(1)));
+    assert.equal(await inst.settled(), true);
+    kernel.failTimes((q) => q.key.startsWith('nh') && q.type === 105, 'EBUSY', 2);
+    inst.removeRoute(100, route('10.0.1.0/24', hop(1)));
+    assert.equal(await inst.settled(), true);
+    assert.equal(kernel.routes.size, 0);
+    assert.equal(kernel.nexthops.size, 0, 'deleted on the third try');
+    assert.equal(inst.counters.errorsByErrno.EBUSY, 2);
+    await inst.close();
+  });
+});
