@@ -25,6 +25,7 @@ import { join, resolve } from 'node:path';
 import type { ExtraModule } from './lib/extra.js';
 import { progress } from './lib/format.js';
 import { httpCostModule } from './lib/http-cost.js';
+import { kernelModule } from './lib/kernel-module.js';
 import { machineInfo } from './lib/machine.js';
 import { UsageError, helpText, parseOptions, type Options } from './lib/options.js';
 import { REPO_ROOT, installCleanup } from './lib/procs.js';
@@ -38,12 +39,9 @@ import { tlsFanoutModule } from './lib/tls-fanout.js';
 
 /**
  * Extra benchmark modules (bench/lib/extra.ts: kernel route installation, HTTP cost, ...), in the
- * order they run after the built-in benchmarks. Wire a module by importing it and listing it here:
- *
- *   import { kernelModule } from './lib/kernel-module.js';
- *   const EXTRA_MODULES: readonly ExtraModule[] = [httpCostModule, tlsFanoutModule, kernelModule];
+ * order they run after the built-in benchmarks.
  */
-const EXTRA_MODULES: readonly ExtraModule[] = [httpCostModule, tlsFanoutModule];
+const EXTRA_MODULES: readonly ExtraModule[] = [httpCostModule, tlsFanoutModule, kernelModule];
 
 let o: Options;
 try {

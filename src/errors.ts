@@ -19,7 +19,12 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'PARSE'
   | 'INTERNAL'
-  | 'REFUSED';
+  | 'REFUSED'
+  // Kernel routes (src/kernel/errors.ts)
+  | 'KERNEL_DEVICE'
+  | 'KERNEL_PERMISSION'
+  | 'KERNEL_UNSUPPORTED'
+  | 'KERNEL_NETLINK';
 
 export class MetalBondError extends Error {
   readonly code: ErrorCode;

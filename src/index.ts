@@ -184,3 +184,21 @@ export {
   type Refusal,
   type RefusalCause,
 } from './access/limits.js';
+
+// Kernel routes (Linux). Importing these loads no native code: the netlink package is loaded by
+// KernelRouteInstaller.open().
+export { KernelRouteInstaller, DEFAULT_TUNNEL_DEVICE } from './kernel/installer.js';
+export {
+  KernelPermissionError,
+  KernelUnsupportedError,
+  NetlinkError,
+  TunnelDeviceMissingError,
+} from './kernel/errors.js';
+export { METALBOND_RT_PROTO } from './kernel/constants.js';
+export type {
+  KernelCounters,
+  KernelRouteInfo,
+  KernelRouteInstallerOptions,
+  OpCounters,
+  ResyncSignals,
+} from './kernel/types.js';

@@ -14,7 +14,7 @@ import { clientTlsFlagOptions, tlsCredentialsFrom, type TlsFlags } from './acces
 import { MetalBondError } from '../errors.js';
 import { clientStatusSource } from '../http/client-source.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
-import { parseVni } from '../model/route.js';
+import { parseVni, type Route } from '../model/route.js';
 import {
   fail,
   logOptions,
@@ -29,8 +29,9 @@ import {
 } from './common.js';
 import { formatRouteChange } from './format.js';
 import { httpOptions, startHttpFromFlags, type HttpFlags } from './http-options.js';
+import { kernelOptions, startKernelRoutes, type KernelFlags } from './kernel-flags.js';
 
-interface ClientFlags extends LogFlags, HttpFlags, TlsFlags {
+interface ClientFlags extends LogFlags, HttpFlags, TlsFlags, KernelFlags {
   server: string[];
   vni: number[];
   subscribe: number[];
@@ -110,6 +111,7 @@ export function clientCommand(): Command {
   );
   for (const o of [
     ...pacingOptions(),
+    ...kernelOptions(),
     ...clientTlsFlagOptions(),
     ...httpOptions(),
     ...logOptions(),
@@ -129,29 +131,30 @@ export function clientCommand(): Command {
     const out = (line: string): void => {
       process.stdout.write(`${line}\n`);
     };
-    const client = MetalBondClient.connect(
-      flags.server,
-      {
-        addRoute: (vni, r) => {
-          out(formatRouteChange('add', vni, r));
-        },
-        removeRoute: (vni, r) => {
-          out(formatRouteChange('remove', vni, r));
-        },
+    const printer = {
+      addRoute: (vni: number, r: Route) => {
+        out(formatRouteChange('add', vni, r));
       },
-      {
-        keepalive: flags.keepalive,
-        windowBytes: flags.window,
-        pacing: pacingFrom(flags.pacing),
-        extensions: flags.extensions,
-        holdTime: flags.holdTime,
-        maxHandlerCalls: flags.maxHandlerCalls,
-        subscribe: vnis,
-        announce: flags.announce,
-        ...(tls !== undefined && { tls }),
-        logger: log,
+      removeRoute: (vni: number, r: Route) => {
+        out(formatRouteChange('remove', vni, r));
       },
-    );
+    };
+    // Kernel routes (--install-routes): routes found at start are held for the hold time (or
+    // until their VNI is re-synced), so an agent restart does not flap them.
+    const kernel = await startKernelRoutes(flags, vnis, log, flags.holdTime * 1000);
+    const client = MetalBondClient.connect(flags.server, kernel?.wrap(printer) ?? printer, {
+      keepalive: flags.keepalive,
+      windowBytes: flags.window,
+      pacing: pacingFrom(flags.pacing),
+      extensions: flags.extensions,
+      holdTime: flags.holdTime,
+      maxHandlerCalls: flags.maxHandlerCalls,
+      subscribe: vnis,
+      announce: flags.announce,
+      ...(tls !== undefined && { tls }),
+      logger: log,
+    });
+    kernel?.attach(client);
     if (tls !== undefined) {
       const credentials = tls;
       process.on('SIGHUP', () => {
@@ -169,15 +172,19 @@ export function clientCommand(): Command {
       { servers: flags.server, subscriptions: vnis, announcements: flags.announce.length },
       'client started',
     );
-    const stopHttp = await startHttpFromFlags(clientStatusSource(client), flags, log).catch(
-      async (e: unknown) => {
-        await client.shutdown();
-        return fail(e);
-      },
-    );
+    const stopHttp = await startHttpFromFlags(
+      clientStatusSource(client, kernel === undefined ? {} : { kernel: kernel.status }),
+      flags,
+      log,
+    ).catch(async (e: unknown) => {
+      await client.shutdown();
+      await kernel?.close();
+      return fail(e);
+    });
     onSignals(async () => {
       await stopHttp();
       await client.shutdown();
+      await kernel?.close();
     }, log);
   });
   return cmd;

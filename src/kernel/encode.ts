@@ -1,0 +1,295 @@
+/**
+ * rtnetlink request encoders, pure. The byte layout follows what iproute2 sends for the same
+ * objects and routes (test/kernel/fixtures/iproute2-golden.json holds the captured requests):
+ *
+ *   ip -6 nexthop add id ID proto 254 encap ip6 dst HOP dev TUN        one object per next hop
+ *   ip nexthop add id ID proto 254 group ID1/ID2/...                   one per set of 2+ hops
+ *   ip nexthop del id ID
+ *   ip route replace PREFIX table T proto 254 nhid ID                  IPv4 and IPv6 alike
+ *   ip [-6] route del PREFIX table T proto 254
+ *
+ * Attributes are 4-byte aligned with zeroed padding; table ids above 255 go in RTA_TABLE (rtm_table
+ * then says RT_TABLE_UNSPEC), as iproute2 does.
+ */
+
+import {
+  AF_INET,
+  AF_INET6,
+  AF_UNSPEC,
+  IFINFOMSG_LEN,
+  IFLA_IFNAME,
+  LWTUNNEL_ENCAP_IP6,
+  LWTUNNEL_IP6_DST,
+  METALBOND_RT_PROTO,
+  NEXTHOP_GRP_LEN,
+  NHA_ENCAP,
+  NHA_ENCAP_TYPE,
+  NHA_GROUP,
+  NHA_ID,
+  NHA_OIF,
+  NHMSG_LEN,
+  NLA_F_NESTED,
+  NLMSG_HDRLEN,
+  NLM_F_ACK,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLM_F_EXCL,
+  NLM_F_REPLACE,
+  NLM_F_REQUEST,
+  RTA_DST,
+  RTA_NH_ID,
+  RTA_PRIORITY,
+  RTA_TABLE,
+  RTMSG_LEN,
+  RTM_DELNEXTHOP,
+  RTM_DELROUTE,
+  RTM_GETLINK,
+  RTM_GETNEXTHOP,
+  RTM_GETROUTE,
+  RTM_NEWNEXTHOP,
+  RTM_NEWROUTE,
+  RTN_UNICAST,
+  RTN_UNSPEC,
+  RT_SCOPE_NOWHERE,
+  RT_SCOPE_UNIVERSE,
+  RT_TABLE_UNSPEC,
+} from './constants.js';
+
+export type AddressFamily = 4 | 6;
+
+/** A kernel route as tsbond writes it: a prefix in a table, forwarded by a nexthop object. */
+export interface RouteReplaceSpec {
+  readonly family: AddressFamily;
+  readonly table: number;
+  /** Destination address, host bits cleared (4 or 16 bytes). */
+  readonly dst: Uint8Array;
+  readonly dstLen: number;
+  /** The nexthop object (one next hop, or a group). */
+  readonly nhid: number;
+}
+
+export interface RouteDeleteSpec {
+  readonly family: AddressFamily;
+  readonly table: number;
+  readonly dst: Uint8Array;
+  readonly dstLen: number;
+  /** Metric of the route to delete, when it is not the kernel's default. */
+  readonly priority?: number | undefined;
+}
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+class MessageWriter {
+  readonly buf: Buffer;
+  pos = 0;
+  constructor(size: number) {
+    // From Node's shared pool (cheap for small messages); zeroed: padding and reserved fields.
+    this.buf = Buffer.allocUnsafe(size).fill(0);
+  }
+  header(type: number, flags: number, seq: number): void {
+    this.buf.writeUInt32LE(this.buf.length, 0);
+    this.buf.writeUInt16LE(type, 4);
+    this.buf.writeUInt16LE(flags, 6);
+    this.buf.writeUInt32LE(seq >>> 0, 8);
+    this.buf.writeUInt32LE(0, 12); // nlmsg_pid: 0, the kernel fills in the sender's port
+    this.pos = NLMSG_HDRLEN;
+  }
+  u8(v: number): void {
+    this.buf[this.pos++] = v;
+  }
+  attrHeader(type: number, payloadLen: number): void {
+    this.buf.writeUInt16LE(4 + payloadLen, this.pos);
+    this.buf.writeUInt16LE(type, this.pos + 2);
+    this.pos += 4;
+  }
+  attrBytes(type: number, bytes: Uint8Array): void {
+    this.attrHeader(type, bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += align4(bytes.length);
+  }
+  attrU32(type: number, v: number): void {
+    this.attrHeader(type, 4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+  attrU16(type: number, v: number): void {
+    this.attrHeader(type, 2);
+    this.buf.writeUInt16LE(v, this.pos);
+    this.pos += 4; // 2 bytes of zero padding
+  }
+}
+
+function checkDestination(family: AddressFamily, dst: Uint8Array, dstLen: number): void {
+  const bytes = family === 4 ? 4 : 16;
+  if (dst.length !== bytes) throw new RangeError(`destination must be ${String(bytes)} bytes`);
+  if (!Number.isInteger(dstLen) || dstLen < 0 || dstLen > bytes * 8)
+    throw new RangeError(`prefix length ${String(dstLen)} out of range`);
+}
+
+function checkId(what: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1 || v > 0xffffffff)
+    throw new RangeError(`${what} ${String(v)} out of range 1..4294967295`);
+}
+
+/** struct rtmsg; a table above 255 goes in RTA_TABLE (written by the caller). */
+function rtmsg(
+  w: MessageWriter,
+  family: AddressFamily,
+  dstLen: number,
+  table: number,
+  scope: number,
+  type: number,
+): void {
+  w.u8(family === 4 ? AF_INET : AF_INET6);
+  w.u8(dstLen);
+  w.u8(0); // src_len
+  w.u8(0); // tos
+  w.u8(table < 256 ? table : RT_TABLE_UNSPEC);
+  w.u8(METALBOND_RT_PROTO);
+  w.u8(scope);
+  w.u8(type);
+  w.pos += 4; // rtm_flags
+}
+
+/** RTM_NEWROUTE with NLM_F_CREATE|NLM_F_REPLACE|NLM_F_ACK: the route now uses `nhid`. */
+export function encodeRouteReplace(r: RouteReplaceSpec, seq: number): Buffer {
+  checkDestination(r.family, r.dst, r.dstLen);
+  checkId('table id', r.table);
+  checkId('nexthop id', r.nhid);
+  const size = NLMSG_HDRLEN + RTMSG_LEN + 4 + r.dst.length + (r.table > 255 ? 8 : 0) + 8;
+  const w = new MessageWriter(size);
+  w.header(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE, seq);
+  rtmsg(w, r.family, r.dstLen, r.table, RT_SCOPE_UNIVERSE, RTN_UNICAST);
+  w.attrBytes(RTA_DST, r.dst);
+  if (r.table > 255) w.attrU32(RTA_TABLE, r.table);
+  w.attrU32(RTA_NH_ID, r.nhid);
+  return w.buf;
+}
+
+/** RTM_DELROUTE for our protocol only: the kernel never deletes another protocol's route. */
+export function encodeRouteDelete(d: RouteDeleteSpec, seq: number): Buffer {
+  checkDestination(d.family, d.dst, d.dstLen);
+  checkId('table id', d.table);
+  const size =
+    NLMSG_HDRLEN +
+    RTMSG_LEN +
+    4 +
+    d.dst.length +
+    (d.table > 255 ? 8 : 0) +
+    (d.priority === undefined ? 0 : 8);
+  const w = new MessageWriter(size);
+  w.header(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, seq);
+  // iproute2 asks for RT_SCOPE_NOWHERE on IPv4 deletes (matches any scope) and 0 on IPv6.
+  rtmsg(
+    w,
+    d.family,
+    d.dstLen,
+    d.table,
+    d.family === 4 ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE,
+    RTN_UNSPEC,
+  );
+  w.attrBytes(RTA_DST, d.dst);
+  if (d.table > 255) w.attrU32(RTA_TABLE, d.table);
+  if (d.priority !== undefined) w.attrU32(RTA_PRIORITY, d.priority);
+  return w.buf;
+}
+
+function nhmsg(w: MessageWriter, family: number, protocol: number): void {
+  w.u8(family);
+  w.u8(0); // scope
+  w.u8(protocol);
+  w.u8(0);
+  w.pos += 4; // nh_flags
+}
+
+/**
+ * RTM_NEWNEXTHOP, NLM_F_CREATE|NLM_F_EXCL (EEXIST if the id is taken): an IPv6 nexthop object
+ * that encapsulates to `hop` (16 bytes) over the tunnel device. IPv4 and IPv6 routes both use it.
+ */
+export function encodeNexthopCreate(
+  id: number,
+  hop: Uint8Array,
+  ifindex: number,
+  seq: number,
+): Buffer {
+  checkId('nexthop id', id);
+  if (hop.length !== 16) throw new RangeError('a next hop is a 16-byte IPv6 address');
+  const w = new MessageWriter(NLMSG_HDRLEN + NHMSG_LEN + 8 + 24 + 8 + 8);
+  w.header(RTM_NEWNEXTHOP, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
+  nhmsg(w, AF_INET6, METALBOND_RT_PROTO);
+  w.attrU32(NHA_ID, id);
+  w.attrHeader(NHA_ENCAP | NLA_F_NESTED, 4 + 16);
+  w.attrBytes(LWTUNNEL_IP6_DST, hop);
+  w.attrU16(NHA_ENCAP_TYPE, LWTUNNEL_ENCAP_IP6);
+  w.attrU32(NHA_OIF, ifindex);
+  return w.buf;
+}
+
+/** RTM_NEWNEXTHOP, NLM_F_CREATE|NLM_F_EXCL: a multipath group of nexthop objects, weight 1 each. */
+export function encodeNexthopGroupCreate(
+  id: number,
+  members: readonly number[],
+  seq: number,
+): Buffer {
+  checkId('nexthop id', id);
+  if (members.length < 2) throw new RangeError('a group needs at least two members');
+  for (const m of members) checkId('nexthop id', m);
+  const w = new MessageWriter(NLMSG_HDRLEN + NHMSG_LEN + 8 + 4 + NEXTHOP_GRP_LEN * members.length);
+  w.header(RTM_NEWNEXTHOP, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, seq);
+  nhmsg(w, AF_UNSPEC, METALBOND_RT_PROTO);
+  w.attrU32(NHA_ID, id);
+  w.attrHeader(NHA_GROUP, NEXTHOP_GRP_LEN * members.length);
+  for (const m of members) {
+    w.buf.writeUInt32LE(m, w.pos); // weight byte 0 means weight 1
+    w.pos += NEXTHOP_GRP_LEN;
+  }
+  return w.buf;
+}
+
+/** RTM_DELNEXTHOP by id. */
+export function encodeNexthopDelete(id: number, seq: number): Buffer {
+  checkId('nexthop id', id);
+  const w = new MessageWriter(NLMSG_HDRLEN + NHMSG_LEN + 8);
+  w.header(RTM_DELNEXTHOP, NLM_F_REQUEST | NLM_F_ACK, seq);
+  nhmsg(w, AF_UNSPEC, 0);
+  w.attrU32(NHA_ID, id);
+  return w.buf;
+}
+
+/** RTM_GETROUTE dump of every route of every family (the reader keeps the configured tables). */
+export function encodeRouteDump(seq: number): Buffer {
+  const w = new MessageWriter(NLMSG_HDRLEN + RTMSG_LEN);
+  w.header(RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  w.u8(AF_UNSPEC);
+  return w.buf;
+}
+
+/** RTM_GETNEXTHOP dump of every nexthop object. */
+export function encodeNexthopDump(seq: number): Buffer {
+  const w = new MessageWriter(NLMSG_HDRLEN + NHMSG_LEN);
+  w.header(RTM_GETNEXTHOP, NLM_F_REQUEST | NLM_F_DUMP, seq);
+  return w.buf;
+}
+
+/** RTM_GETLINK for one device by name; answered by RTM_NEWLINK, or ENODEV. */
+export function encodeLinkGet(name: string, seq: number): Buffer {
+  const bytes = Buffer.from(`${name}\0`, 'utf8');
+  const w = new MessageWriter(NLMSG_HDRLEN + IFINFOMSG_LEN + 4 + align4(bytes.length));
+  w.header(RTM_GETLINK, NLM_F_REQUEST | NLM_F_ACK, seq);
+  w.pos += IFINFOMSG_LEN; // family AF_UNSPEC, index 0: look up by name
+  w.attrBytes(IFLA_IFNAME, bytes);
+  return w.buf;
+}
+
+/**
+ * A request that needs CAP_NET_ADMIN and changes nothing: RTM_NEWROUTE without NLM_F_CREATE for
+ * an IPv4 prefix length of 33. The kernel checks the capability first (EPERM without it), then
+ * refuses the prefix length (EINVAL).
+ */
+export function encodePermissionProbe(seq: number): Buffer {
+  const w = new MessageWriter(NLMSG_HDRLEN + RTMSG_LEN);
+  w.header(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK, seq);
+  w.u8(AF_INET);
+  w.u8(33);
+  return w.buf;
+}
