@@ -11,6 +11,7 @@
 
 import type { Socket } from 'node:net';
 
+import type { MetalBondError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import { Session, type SessionHandler } from '../../src/session/session.js';
 import { SessionState } from '../../src/session/state.js';
@@ -268,6 +269,8 @@ export async function fuzzSession(
     if (s.state !== SessionState.ESTABLISHED)
       throw new FuzzViolation(`${what} handed to the handler in state ${s.state}`);
   };
+  // Why each session closed (undefined: a local close), as the handler is told.
+  const closeErrors = new WeakMap<Session, MetalBondError | undefined>();
   const handler: SessionHandler = {
     onEstablished: (s) => {
       expectEstablished(s, 'onEstablished');
@@ -285,7 +288,9 @@ export async function fuzzSession(
       stats.handlerUpdates++;
       oracle.checkUpdatePayload(buf, start, end);
     },
-    onClose: () => undefined,
+    onClose: (s, error) => {
+      closeErrors.set(s, error);
+    },
   };
   const t0 = performance.now();
   const deadline = t0 + budget.seconds * 1000;
@@ -299,7 +304,7 @@ export async function fuzzSession(
     try {
       if (c.violation !== undefined) throw c.violation;
       if (c.session.state !== SessionState.CLOSED) c.session.close();
-      const err = c.session.closeError;
+      const err = closeErrors.get(c.session);
       // A failure that is not one of our typed errors closes the session with an InternalError
       // (code INTERNAL) carrying it as its cause: every such close is a finding.
       if (err?.code === 'INTERNAL')

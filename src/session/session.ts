@@ -170,7 +170,6 @@ export class Session extends EventEmitter<SessionEvents> {
   private readonly secondMs: number;
   private readonly sender: Sender;
   private readingPaused = false;
-  private _closeError: MetalBondError | undefined;
 
   constructor(
     private readonly socket: SessionSocket,
@@ -292,11 +291,6 @@ export class Session extends EventEmitter<SessionEvents> {
     this.keepalive.setPaused(paused);
   }
 
-  /** Why the session closed: undefined while open and after a deliberate local close. */
-  get closeError(): MetalBondError | undefined {
-    return this._closeError;
-  }
-
   get isReadingPaused(): boolean {
     return this.readingPaused;
   }
@@ -304,7 +298,6 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Closes the connection; `error` says why (undefined: a deliberate local close). Idempotent. */
   close(error?: MetalBondError): void {
     if (this._state === SessionState.CLOSED) return;
-    this._closeError = error;
     this.keepalive.stop();
     this.sender.stop();
     this.socket.destroy();
