@@ -390,8 +390,6 @@ async function clientScenario(t: TestContext, flavour: Flavour): Promise<void> {
   await t.test(
     'server restart: Go, rustbond and tsbond clients reconnect and converge',
     async () => {
-      const tsHeld = ts.held();
-      const tsCalls = ts.rec.calls.length;
       await server.stop();
       // Go and rustbond clients lose what the server gave them; tsbond keeps it (graceful
       // restart: stale for the hold time, no removeRoute)...
@@ -402,11 +400,20 @@ async function clientScenario(t: TestContext, flavour: Flavour): Promise<void> {
       );
       await rust.waitHeld([], 10_000, 'routes dropped when the server went away');
       await pollUntil(
-        'tsbond routes stale',
-        () => (ts.client.receivedRoutes().every((r) => r.stale) ? true : undefined),
+        'tsbond client lost the server',
+        () => (ts.client.serverStates()[0]?.state !== 'ESTABLISHED' ? true : undefined),
         10_000,
       );
-      assert.deepEqual(ts.held(), tsHeld);
+      // A server that stops may close its other sessions first and send us their withdrawals
+      // (rustbond does): those removals are legitimate. What we held when the session was lost
+      // survives: stale, never removed, never re-added.
+      const survived = ts.held();
+      const tsCalls = ts.rec.calls.length;
+      assert.ok(
+        ts.client.receivedRoutes().every((r) => r.stale),
+        'every route kept is stale',
+      );
+      assert.equal(ts.client.receivedRoutes().length, survived.length);
       // ...and gets it back from a new server on the same port (Go retries after 5-9 s, rustbond
       // after 5-10 s, tsbond within 1 s here).
       await server.start();
@@ -418,8 +425,12 @@ async function clientScenario(t: TestContext, flavour: Flavour): Promise<void> {
       assert.equal(ts.client.staleRouteCount, 0);
       assert.equal(ts.client.serverStates()[0]?.state, 'ESTABLISHED');
       assert.ok((ts.client.serverStates()[0]?.connects ?? 0) >= 2, 'tsbond client reconnected');
-      // No removal and no re-add for the routes that survived the restart.
-      assert.deepEqual(ts.rec.calls.slice(tsCalls), []);
+      // No removal and no re-add for the routes that survived the restart (routes the server
+      // withdrew while stopping come back as adds).
+      const touched = ts.rec.calls
+        .slice(tsCalls)
+        .filter((c) => survived.includes(c.slice(c.indexOf(' ') + 1)));
+      assert.deepEqual(touched, []);
     },
   );
 
