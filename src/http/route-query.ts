@@ -266,6 +266,18 @@ export class RowCache {
     return c.perVni !== undefined ? (c.perVni.get(vni) ?? 0) : c.total;
   }
 
+  /**
+   * Reads the given VNIs into the cache ahead of a filter (the page's first keystroke would
+   * otherwise pay for walking the table). Stops once the cache is full.
+   */
+  async warm(vnis: Iterable<number>, slicer: Slicer): Promise<void> {
+    for (const vni of vnis) {
+      const known = this.source.vniRouteCount?.(vni) ?? 0;
+      if (this.held + known > this.maxRows) return;
+      await this.rows(vni, slicer);
+    }
+  }
+
   async rows(vni: number, slicer: Slicer): Promise<Iterable<RouteRow>> {
     const version = this.version(vni);
     const hit = this.entries.get(vni);

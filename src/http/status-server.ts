@@ -71,6 +71,7 @@ export class StatusServer {
   private readonly log: Logger;
   private readonly live: LiveFeed | undefined;
   private readonly rowCache: RowCache;
+  private warming = false;
   private exportsRunning = 0;
   private readonly slicers = new Set<Slicer>();
   private closed = false;
@@ -269,6 +270,8 @@ export class StatusServer {
         } finally {
           this.slicers.delete(slicer);
         }
+        // The unfiltered table is what the page shows first; a filter usually follows.
+        if (q.prefix === undefined && q.nexthop === undefined) this.warmRows(q.vni);
         return;
       }
       case '/api/history':
@@ -280,6 +283,23 @@ export class StatusServer {
       default:
         this.send(res, 404, TEXT_TYPE, 'not found\n');
     }
+  }
+
+  /** Fills the row cache in the background, one warm-up at a time. */
+  private warmRows(vni: number | undefined): void {
+    if (this.warming) return;
+    this.warming = true;
+    const slicer = this.slicer();
+    const vnis = vni !== undefined ? [vni] : this.source.vnis();
+    void this.rowCache
+      .warm(vnis, slicer)
+      .catch((err: unknown) => {
+        if (!(err instanceof AbortedError)) this.log.warn({ err }, 'route cache warm-up failed');
+      })
+      .finally(() => {
+        this.slicers.delete(slicer);
+        this.warming = false;
+      });
   }
 
   private slicer(): Slicer {

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { hostAllowed, hostOfHeader } from '../../src/http/host-check.js';
-import { parseRouteQuery, queryRoutes, routeMatcher } from '../../src/http/route-query.js';
+import {
+  parseRouteQuery,
+  queryRoutes,
+  routeMatcher,
+  RowCache,
+} from '../../src/http/route-query.js';
 import { Slicer } from '../../src/http/slicer.js';
 import { parseListen } from '../../src/http/status-server.js';
 import { route } from '../../src/model/route.js';
@@ -108,6 +113,38 @@ describe('route queries', () => {
     assert.equal(r.matched, 200);
     assert.equal(walked, 1, 'VNI 1 skipped by its count');
     assert.deepEqual([...new Set(r.rows.map((x) => x.vni))], [2]);
+  });
+
+  it('the row cache is warmed ahead of a filter, within its bound', async () => {
+    const walked = new Map<number, number>();
+    const walk = (vni: number, n: number) => () => {
+      walked.set(vni, (walked.get(vni) ?? 0) + 1);
+      return generatedRows(vni, n)();
+    };
+    const src = fakeSource(
+      new Map([
+        [1, walk(1, 100)],
+        [2, walk(2, 100)],
+        [3, walk(3, 100)],
+      ]),
+      new Map([
+        [1, 100],
+        [2, 100],
+        [3, 100],
+      ]),
+    );
+    const cache = new RowCache(src, 250);
+    await cache.warm([1, 2, 3], new Slicer());
+    assert.deepEqual(
+      [...walked],
+      [
+        [1, 1],
+        [2, 1],
+      ],
+    );
+    const r = await queryRoutes(src, q('vni=1&prefix=10.0.0.'), new Slicer(), 1000, cache);
+    assert.equal(r.matched, 100);
+    assert.equal(walked.get(1), 1, 'the filter scanned the cached rows');
   });
 });
 
