@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -163,6 +166,57 @@ describe('tsbond CLI', () => {
     r.proc.kill('SIGTERM');
     assert.equal(await r.exited, 0);
     await r.waitLine('stderr', /server stopped/);
+  });
+
+  it('server reloads its authorisation file on SIGHUP: what is no longer granted is withdrawn, sessions stay; a broken file keeps the rules', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsbond-auth-'));
+    t.after(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const file = join(dir, 'authorization.yaml');
+    const rules = (vnis: string) =>
+      `rules:\n  - name: local\n    match: { cidr: "::1/128" }\n    announce: [${vnis}]\n    subscribe: [${vnis}]\n`;
+    writeFileSync(file, rules('100, 200'));
+    const port = await freePort();
+    const r = tsbond(t, [
+      'server',
+      '-l',
+      `[::1]:${String(port)}`,
+      '--authorization',
+      file,
+      '--sync-delay',
+      '0',
+      '--log-format',
+      'json',
+    ]);
+    await r.waitLine('stderr', /server listening/);
+    const at = [`[::1]:${String(port)}`];
+    const a = client(t, at);
+    const b = client(t, at, { subscribe: [100, 200] });
+    await a.client.waitEstablished(5000);
+    await b.client.waitSynced(undefined, { timeoutMs: 10000, all: true });
+    const r100 = route('10.0.1.0/24', '2001:db8::1');
+    const r200 = route('10.0.2.0/24', '2001:db8::1');
+    await a.client.announce(100, r100.destination, r100.nextHop);
+    await a.client.announce(200, r200.destination, r200.nextHop);
+    await b.rec.waitCalls(2);
+
+    writeFileSync(file, rules('200'));
+    r.proc.kill('SIGHUP');
+    await b.rec.waitCalls(3);
+    assert.equal(b.rec.calls[2], 'remove 100 10.0.1.0/24 via 2001:db8::1');
+    assert.equal(a.client.state.kind, 'FullyConnected');
+    assert.equal(b.client.state.kind, 'FullyConnected');
+
+    // A file that does not parse: one error line, the rules in force stay.
+    writeFileSync(file, 'rules: [ {');
+    r.proc.kill('SIGHUP');
+    await r.waitLine('stderr', /authorization reload failed/);
+    const r200b = route('10.0.3.0/24', '2001:db8::2');
+    await a.client.announce(200, r200b.destination, r200b.nextHop);
+    await b.rec.waitCalls(4);
+    assert.equal(b.rec.calls[3], 'add 200 10.0.3.0/24 via 2001:db8::2');
+    assert.equal(r.proc.exitCode, null);
   });
 
   it('client keeps retrying while the server is down, prints route changes, exits cleanly on SIGINT', async (t) => {
