@@ -104,6 +104,17 @@ describe('npm package', { timeout: 300_000 }, () => {
     }
   });
 
+  it('runtime dependencies: caret ranges within a major that supports Node 20; netlink pinned exactly', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    for (const [name, range] of Object.entries(pkg.dependencies)) {
+      if (name === 'netlink') assert.equal(range, '0.3.0', 'netlink is pinned exactly');
+      else assert.match(range, /^\^[1-9]\d*\.\d+\.\d+$/, `${name}: ${range}`);
+    }
+    assert.match(pkg.dependencies.commander ?? '', /^\^14\./, 'commander 15 needs Node 22');
+  });
+
   it('a consumer project installs the tarball offline, typechecks against its types and runs it', async () => {
     const consumer = join(dir, 'consumer');
     mkdirSync(consumer);

@@ -16,7 +16,11 @@ import { fileURLToPath } from 'node:url';
 export type PeerKind = 'go' | 'rust';
 
 export const REPO_DIR = fileURLToPath(new URL('../../../', import.meta.url));
-export const PEERS_DIR = process.env.TSBOND_PEERS_DIR ?? join(REPO_DIR, '.peers');
+/** $TSBOND_PEERS_DIR (set and not empty, as build-peers.sh reads it) or <repo>/.peers. */
+export const PEERS_DIR =
+  process.env.TSBOND_PEERS_DIR !== undefined && process.env.TSBOND_PEERS_DIR !== ''
+    ? process.env.TSBOND_PEERS_DIR
+    : join(REPO_DIR, '.peers');
 const BUILD_SCRIPT = join(REPO_DIR, 'test/interop/build-peers.sh');
 const BUILD_TIMEOUT_MS = 20 * 60 * 1000;
 
