@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
 import { NotEstablishedError, NotSubscribedError, TimeoutError } from '../../src/errors.js';
-import { route, type Route } from '../../src/model/route.js';
+import { formatRoute, route, type Route } from '../../src/model/route.js';
+import type { RouteHandler } from '../../src/client/types.js';
 import { encodeRouteUpdate } from '../../src/model/wire-route.js';
 import type { MetalBondServer } from '../../src/server/server.js';
 import { encodeHello, encodeKeepalive, encodeSynced } from '../../src/wire/encode.js';
@@ -12,6 +13,20 @@ import { RawServer, type RawPeer } from '../helpers/raw-peer.js';
 import { rawPeer, startServer } from '../helpers/server-fixture.js';
 import { MetalBondClient } from '../../src/client/client.js';
 import { encodeSubscribe } from '../../src/wire/encode.js';
+
+/** Counts handler calls (a recorder's strings would be too many at 100,000 routes). */
+class CountingHandler implements RouteHandler {
+  adds = 0;
+  removes = 0;
+  readonly removed: string[] = [];
+  addRoute(): void {
+    this.adds++;
+  }
+  removeRoute(vni: number, r: Route): void {
+    this.removes++;
+    this.removed.push(`${String(vni)} ${formatRoute(r)}`);
+  }
+}
 
 const addr = (s: MetalBondServer): string => `[::1]:${String(s.address.port)}`;
 const r = (i: number): Route =>
@@ -249,6 +264,46 @@ describe('tsbond extensions: graceful restart', () => {
     ]);
     assert.equal(sub.client.staleRouteCount, 0);
     assert.deepEqual(stale, ['stale 2', 'confirmed 1', 'expired 1']);
+  });
+
+  it('100,000 routes through a server restart on the same port: no removal, no re-add; the one withdrawn meanwhile goes after the re-sync', async (t) => {
+    const N = 100_000;
+    const routes = Array.from({ length: N }, (_, i) => ({
+      vni: 1,
+      route: route(
+        `10.${String(i >> 16)}.${String((i >> 8) & 255)}.${String(i & 255)}/32`,
+        `2001:db8::${((i % 50) + 1).toString(16)}`,
+      ),
+    }));
+    let server = await startServer(t);
+    const port = server.address.port;
+    const at = [`[::1]:${String(port)}`];
+    const counts = new CountingHandler();
+    const sub = MetalBondClient.connect(at, counts, {
+      subscribe: [1],
+      backoffMinMs: 50,
+      backoffMaxMs: 200,
+    });
+    t.after(() => sub.shutdown());
+    const pub = client(t, at, { announce: routes });
+    await clientUntil(sub, () => counts.adds === N, 60_000);
+    await pub.client.waitEstablished(5000);
+
+    await server.shutdown();
+    await clientUntil(sub, () => sub.staleRouteCount === N, 10_000);
+    const gone = routes[12_345]?.route;
+    assert.ok(gone !== undefined);
+    await pub.client.withdraw(1, gone.destination, gone.nextHop); // while no server is up
+    const before = { adds: counts.adds, removes: counts.removes };
+    // The sync delay gives the publisher time to announce its routes again.
+    server = await startServer(t, { syncDelayMs: 3000 }, at[0]);
+    await sub.waitSynced(1, { timeoutMs: 30_000 });
+    await clientUntil(sub, () => counts.removes > before.removes, 10_000);
+    assert.equal(counts.adds - before.adds, 0, 're-adds');
+    assert.deepEqual(counts.removed, [`1 ${formatRoute(gone)}`]);
+    assert.equal(sub.staleRouteCount, 0);
+    assert.equal(sub.receivedRoutes(1).length, N - 1);
+    assert.equal(server.routeCount, N - 1);
   });
 
   it('stale routes are removed when the hold time ends', async (t) => {

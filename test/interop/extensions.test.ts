@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 
 import { encodeRouteUpdate } from '../../src/model/wire-route.js';
-import { route } from '../../src/model/route.js';
+import { formatRoute, route, type Route } from '../../src/model/route.js';
+import { MetalBondClient } from '../../src/client/client.js';
+import type { RouteHandler } from '../../src/client/types.js';
 import { encodeKeepalive } from '../../src/wire/encode.js';
 import { ALL_FEATURES, MessageType } from '../../src/wire/messages.js';
 import { RawPeer } from '../helpers/raw-peer.js';
@@ -179,6 +181,80 @@ describe('tsbond extensions next to Go MetalBond and rustbond', () => {
       assert.equal((await go.routes()).length, N);
       assert.ok(took > 5000, `it took ${String(took)} ms: several 2.5 s keepalive timeouts`);
       assert.deepEqual(go.resets(), [], 'no session reset');
+      assert.deepEqual(go.protocolErrors(), []);
+    },
+  );
+});
+
+/** Counts handler calls (recorder strings would be too many at 100,000 routes). */
+class CountingHandler implements RouteHandler {
+  adds = 0;
+  removes = 0;
+  readonly removed: string[] = [];
+  addRoute(): void {
+    this.adds++;
+  }
+  removeRoute(vni: number, r: Route): void {
+    this.removes++;
+    this.removed.push(`${String(vni)} ${formatRoute(r)}`);
+  }
+}
+
+describe('graceful restart against a Go MetalBond server (settle rule)', () => {
+  it(
+    '100,000 routes through a Go server restart on the same port: no removal, no re-add; the one withdrawn meanwhile goes after the re-sync',
+    { timeout: TEST_TIMEOUT_MS },
+    async (t) => {
+      const peers = await requirePeers(t, 'go');
+      if (!peers) return;
+      const N = 100_000;
+      const routes = Array.from({ length: N }, (_, i) => ({
+        vni: 400,
+        route: route(
+          `10.${String(i >> 16)}.${String((i >> 8) & 255)}.${String(i & 255)}/32`,
+          `2001:db8::${((i % 50) + 1).toString(16)}`,
+        ),
+      }));
+      let go = await GoServer.start(t, peers, { keepalive: 5, name: 'go-server' });
+      const port = go.port;
+      const counts = new CountingHandler();
+      const sub = MetalBondClient.connect([go.address], counts, {
+        subscribe: [400],
+        backoffMinMs: 200,
+        backoffMaxMs: 1000,
+      });
+      t.after(() => sub.shutdown());
+      const pub = TsClient.connect(t, [go.address], { announce: routes });
+      const until = (what: string, cond: () => boolean, ms: number) =>
+        pollUntil(
+          what,
+          () => (cond() ? true : undefined),
+          ms,
+          100,
+          () =>
+            JSON.stringify({
+              adds: counts.adds,
+              removes: counts.removes,
+              stale: sub.staleRouteCount,
+            }),
+        );
+      // Paced towards Go (no REASSEMBLY): about 3.5 MB at 512 KiB/s.
+      await until('every route at the subscriber', () => counts.adds === N, 90_000);
+
+      await go.kill();
+      await until('every route held stale', () => sub.staleRouteCount === N, 15_000);
+      const gone = routes[12_345]?.route;
+      assert.ok(gone !== undefined);
+      await pub.client.withdraw(400, gone.destination, gone.nextHop); // no server up
+      const before = { adds: counts.adds, removes: counts.removes };
+      go = await GoServer.start(t, peers, { keepalive: 5, port, name: 'go-server-2' });
+      // No SYNCED from Go: the settle rule (2 s quiet, 15 s after the session came up).
+      await sub.waitSynced(400, { timeoutMs: 90_000 });
+      await until('the withdrawn route removed', () => counts.removes > before.removes, 15_000);
+      assert.equal(counts.adds - before.adds, 0, 're-adds');
+      assert.deepEqual(counts.removed, [`400 ${formatRoute(gone)}`]);
+      assert.equal(sub.staleRouteCount, 0);
+      assert.equal(sub.receivedRoutes(400).length, N - 1);
       assert.deepEqual(go.protocolErrors(), []);
     },
   );
