@@ -255,6 +255,8 @@ export async function queryRoutes(
 export class RowCache {
   private readonly entries = new Map<number, { version: number; rows: RouteRow[] }>();
   private held = 0;
+  /** Reads under way, per VNI. */
+  private readonly reading = new Map<number, { version: number; rows: Promise<RouteRow[]> }>();
 
   constructor(
     private readonly source: Pick<StatusSource, 'routes' | 'changes' | 'vniRouteCount'>,
@@ -288,6 +290,19 @@ export class RowCache {
     }
     const known = this.source.vniRouteCount?.(vni);
     if (known !== undefined && known > this.maxRows) return this.source.routes(vni);
+    // A read of this VNI already under way (the warm-up, another query) is waited for, not repeated.
+    const pending = this.reading.get(vni);
+    if (pending?.version === version) return pending.rows;
+    const rows = this.read(vni, version, slicer);
+    this.reading.set(vni, { version, rows });
+    try {
+      return await rows;
+    } finally {
+      if (this.reading.get(vni)?.rows === rows) this.reading.delete(vni);
+    }
+  }
+
+  private async read(vni: number, version: number, slicer: Slicer): Promise<RouteRow[]> {
     const rows: RouteRow[] = [];
     for (const r of this.source.routes(vni)) {
       rows.push(r);

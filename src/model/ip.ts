@@ -81,11 +81,13 @@ export function formatIPv4(b: Uint8Array, offset = 0): string {
   return `${String(b[offset])}.${String(b[offset + 1])}.${String(b[offset + 2])}.${String(b[offset + 3])}`;
 }
 
+/** Groups of the address being formatted (module scratch: formatIPv6 is not re-entrant). */
+const groups = new Uint16Array(8);
+
 /** RFC 5952 text: lowercase, no leading zeros, the longest run (>= 2) of zero groups as `::`. */
 export function formatIPv6(b: Uint8Array, offset = 0): string {
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++)
-    w.push(((b[offset + i * 2] ?? 0) << 8) | (b[offset + i * 2 + 1] ?? 0));
+  const w = groups;
+  for (let i = 0; i < 8; i++) w[i] = ((b[offset + i * 2] ?? 0) << 8) | (b[offset + i * 2 + 1] ?? 0);
   // IPv4-mapped addresses keep their dotted tail, as Go's netip prints them.
   if (w[0] === 0 && w[1] === 0 && w[2] === 0 && w[3] === 0 && w[4] === 0 && w[5] === 0xffff) {
     return `::ffff:${formatIPv4(b, offset + 12)}`;
@@ -105,9 +107,17 @@ export function formatIPv6(b: Uint8Array, offset = 0): string {
     }
     i = j;
   }
-  const hex = (ws: number[]): string => ws.map((x) => x.toString(16)).join(':');
-  if (bestStart === -1) return hex(w);
-  return `${hex(w.slice(0, bestStart))}::${hex(w.slice(bestStart + bestLen))}`;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (out !== '' && !out.endsWith(':')) out += ':';
+    out += (w[i] ?? 0).toString(16);
+  }
+  return out;
 }
 
 export function formatIP(b: Uint8Array): string {

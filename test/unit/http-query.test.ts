@@ -145,6 +145,15 @@ describe('route queries', () => {
     const r = await queryRoutes(src, q('vni=1&prefix=10.0.0.'), new Slicer(), 1000, cache);
     assert.equal(r.matched, 100);
     assert.equal(walked.get(1), 1, 'the filter scanned the cached rows');
+
+    // A query arriving while the warm-up reads a VNI waits for that read instead of repeating it.
+    const fresh = new RowCache(src, 250);
+    const slow = new Slicer(0); // yields every 16 rows: the read spans event-loop turns
+    const warming = fresh.warm([3], slow);
+    const q3 = await queryRoutes(src, q('vni=3&prefix=10.0.0.'), new Slicer(), 1000, fresh);
+    await warming;
+    assert.equal(q3.matched, 100);
+    assert.equal(walked.get(3), 1, 'one read of VNI 3');
   });
 });
 
