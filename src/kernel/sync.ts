@@ -7,7 +7,7 @@
  */
 
 import { NetlinkChannel } from './channel.js';
-import { encodeRouteDelete, encodeRouteReplace } from './encode.js';
+import { ROUTE_MESSAGE_MAX, writeRouteDelete, writeRouteReplace } from './encode.js';
 import { StartupHold } from './hold.js';
 import { NexthopRegistry, type NhObject } from './nexthops.js';
 import { DEVICE_TROUBLE, TRANSIENT } from './constants.js';
@@ -15,13 +15,13 @@ import { ObjectWriter } from './objects.js';
 import { RetryScheduler } from './retry.js';
 import {
   describeRoute,
-  destinationBytes,
   desiredLegs,
   legAddress,
   splitLegs,
   type KernelRouteState,
   type KernelSide,
 } from './route-state.js';
+import { RouteStates } from './route-table.js';
 import type { KernelCounters, RepairReason } from './types.js';
 import type { Logger } from '../log.js';
 
@@ -44,7 +44,7 @@ export interface SyncOptions {
 }
 
 export class KernelSync {
-  readonly routes = new Map<string, KernelRouteState>();
+  readonly routes = new RouteStates();
   readonly objects = new NexthopRegistry();
   hold: StartupHold;
   /** Incremented when the device is lost: answers to older requests describe a kernel state gone. */
@@ -151,7 +151,7 @@ export class KernelSync {
       !s.queued &&
       !this.routeRetry.isWaiting(s)
     ) {
-      this.routes.delete(s.id);
+      this.routes.remove(s);
       this.repairOf.delete(s);
     }
   }
@@ -225,33 +225,18 @@ export class KernelSync {
   }
 
   private sendRoute(s: KernelRouteState, o: NhObject | undefined): void {
-    const seq = this.channel.nextSeq();
-    const message =
+    // Written straight into the datagram being filled.
+    const ch = this.channel;
+    const seq = ch.nextSeq();
+    const off = ch.reserve(ROUTE_MESSAGE_MAX);
+    const len =
       o === undefined
-        ? encodeRouteDelete(
-            {
-              family: s.family,
-              table: s.table,
-              dst: destinationBytes(s),
-              dstLen: s.dstLen,
-              priority: s.priority,
-            },
-            seq,
-          )
-        : encodeRouteReplace(
-            {
-              family: s.family,
-              table: s.table,
-              dst: destinationBytes(s),
-              dstLen: s.dstLen,
-              nhid: o.id,
-            },
-            seq,
-          );
+        ? writeRouteDelete(ch.buffer, off, s.family, s.table, s.prefix, s.dstLen, s.priority, seq)
+        : writeRouteReplace(ch.buffer, off, s.family, s.table, s.prefix, s.dstLen, o.id, seq);
     s.inFlight = seq;
     s.sentAt = ++this.writes;
     const epoch = this.epoch;
-    this.channel.request(seq, message, (errno) => {
+    ch.commit(seq, len, (errno) => {
       this.routeDone(s, seq, o, epoch, errno);
     });
   }
