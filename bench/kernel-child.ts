@@ -20,6 +20,9 @@ const { values } = parseArgs({
     'next-hops': { type: 'string', default: '1000' },
     device: { type: 'string', default: 't0' },
     chunk: { type: 'string', default: '1000' },
+    // Development aids: the installer's batch (requests per datagram) and window.
+    batch: { type: 'string' },
+    window: { type: 'string' },
     // Development aid: a V8 CPU profile of the measured window only (open it in Chrome DevTools).
     profile: { type: 'string' },
   },
@@ -39,6 +42,8 @@ const installer = await KernelRouteInstaller.open({
   tables,
   device: values.device,
   reconcileIntervalMs: 0,
+  ...(values.batch === undefined ? {} : { batch: Number(values.batch) }),
+  ...(values.window === undefined ? {} : { window: Number(values.window) }),
 });
 
 const profiler = values.profile === undefined ? undefined : new Session();
