@@ -2,13 +2,15 @@
  * Kernel routes filed by (table, prefix length, prefix text, metric), pure. No key string is built
  * per route: the prefix text a handler call carries (a host route's own address text, whose hash
  * the engine caches) is the key within its (table, length), and a route at a non-default metric
- * (only ever found in the kernel) adds `@metric` to it.
+ * (only ever found in the kernel) adds `@metric` to it. Each (table, length) is spread over 16
+ * maps by the prefix's last characters: a map grows by rehashing every entry in one step, which at
+ * a million routes in one table would stall the event loop for tens of milliseconds.
  */
 
 import type { KernelRouteState } from './route-state.js';
 
 export class RouteMap<V> {
-  /** (table * 256 + prefix length) -> prefix text (`@metric`) -> value. */
+  /** shard(table, prefix length, prefix) -> prefix text (`@metric`) -> value. */
   private readonly byTableLen = new Map<number, Map<string, V>>();
   private count = 0;
 
@@ -17,11 +19,11 @@ export class RouteMap<V> {
   }
 
   get(table: number, dstLen: number, prefix: string, priority?: number): V | undefined {
-    return this.byTableLen.get(table * 256 + dstLen)?.get(innerKey(prefix, priority));
+    return this.byTableLen.get(shard(table, dstLen, prefix))?.get(innerKey(prefix, priority));
   }
 
   set(table: number, dstLen: number, prefix: string, priority: number | undefined, v: V): void {
-    const k = table * 256 + dstLen;
+    const k = shard(table, dstLen, prefix);
     let inner = this.byTableLen.get(k);
     if (inner === undefined) {
       inner = new Map();
@@ -33,7 +35,7 @@ export class RouteMap<V> {
   }
 
   delete(table: number, dstLen: number, prefix: string, priority?: number): boolean {
-    const k = table * 256 + dstLen;
+    const k = shard(table, dstLen, prefix);
     const inner = this.byTableLen.get(k);
     if (inner?.delete(innerKey(prefix, priority)) !== true) return false;
     this.count--;
@@ -44,6 +46,14 @@ export class RouteMap<V> {
   *values(): IterableIterator<V> {
     for (const inner of this.byTableLen.values()) yield* inner.values();
   }
+}
+
+/** (table, length) and 4 bits of the prefix's last characters (those that differ most). */
+function shard(table: number, dstLen: number, prefix: string): number {
+  let h = 0;
+  for (let i = Math.max(0, prefix.length - 4); i < prefix.length; i++)
+    h = h * 31 + prefix.charCodeAt(i);
+  return (table * 256 + dstLen) * 16 + (h & 15);
 }
 
 function innerKey(prefix: string, priority: number | undefined): string {

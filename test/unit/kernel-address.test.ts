@@ -1,6 +1,7 @@
 /**
- * The installer's allocation-free paths: address text written straight into a request, route
- * requests written into a reused (dirty) datagram buffer, kernel routes filed by their parts.
+ * The installer's paths for large tables: address text written straight into a request, route
+ * requests written into a reused (dirty) datagram buffer, kernel routes filed by their parts, the
+ * chunked queue of routes to write.
  */
 
 import assert from 'node:assert/strict';
@@ -9,6 +10,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 
 import { writeAddress } from '../../src/kernel/address.js';
+import { Fifo } from '../../src/kernel/fifo.js';
 import {
   ROUTE_MESSAGE_MAX,
   encodeRouteDelete,
@@ -131,5 +133,30 @@ describe('kernel routes filed by their parts', () => {
     assert.equal(t.get(100, 64, '2001:db8::'), s2);
     t.remove(s2);
     assert.equal(t.size, 0);
+  });
+});
+
+describe('queue of routes to write', () => {
+  it('keeps first-in first-out order across chunks, however pushes and shifts interleave', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 3000 }), { maxLength: 12 }), (steps) => {
+        const q = new Fifo<number>();
+        const model: number[] = [];
+        let next = 1;
+        steps.forEach((k, i) => {
+          if (i % 2 === 0) {
+            for (let j = 0; j < k; j++) {
+              q.push(next);
+              model.push(next++);
+            }
+          } else {
+            for (let j = 0; j < k; j++) assert.equal(q.shift(), model.shift());
+          }
+          assert.equal(q.length, model.length);
+          assert.deepEqual([...q], model);
+        });
+      }),
+      { numRuns: 200 },
+    );
   });
 });
