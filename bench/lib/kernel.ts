@@ -300,6 +300,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       'exec',
       nsInstaller,
       process.execPath,
+      '--expose-gc',
       '--import',
       'tsx',
       CHILD,
