@@ -23,9 +23,27 @@ interface Pending {
   readonly seq: number;
   readonly done: Completion;
   readonly onReply: ((buf: Buffer, h: MessageHeader) => void) | undefined;
-  /** The last request of a datagram: the others sent with it (answered by its acknowledgement). */
-  datagram: Pending[] | undefined;
+  /** The datagram it was sent in: an acknowledgement answers the requests before it there. */
+  readonly datagram: Datagram;
+  /** Its place in the datagram's requests. */
+  readonly index: number;
 }
+
+/** A datagram being filled, waiting to be sent, or sent. */
+interface Datagram {
+  /** Its bytes until the socket has taken them (then the buffer is reused). */
+  buf: Buffer | undefined;
+  len: number;
+  /** Offset of the last message (the one that keeps NLM_F_ACK). */
+  last: number;
+  readonly reqs: Pending[];
+  sent: boolean;
+  /** Requests before this index are answered (each answer covers the ones before it). */
+  answered: number;
+}
+
+/** Size of a datagram buffer (reused); larger messages get a buffer of their own. */
+const DATAGRAM_BYTES = 32 * 1024;
 
 interface DumpJob {
   readonly seq: number;
@@ -52,8 +70,12 @@ export interface ChannelOptions {
 export class NetlinkChannel {
   private seq = 0;
   private readonly pending = new Map<number, Pending>();
-  private outgoing: Buffer[] = [];
-  private outgoingReqs: Pending[] = [];
+  /** The datagram being filled. */
+  private current: Datagram | undefined;
+  /** Datagrams filled, waiting for the socket (one is handed to it at a time). */
+  private readonly outgoing: Datagram[] = [];
+  /** Buffers of sent datagrams, for the next ones. */
+  private readonly spare: Buffer[] = [];
   private dumpJob: DumpJob | undefined;
   private readonly dumpQueue: DumpJob[] = [];
   private notificationListener: (buf: Buffer, h: MessageHeader) => void = () => undefined;
@@ -115,11 +137,71 @@ export class NetlinkChannel {
       done('ECANCELED');
       return;
     }
-    const p: Pending = { seq, done, onReply, datagram: undefined };
+    const off = this.reserve(message.length);
+    message.copy(this.buffer, off);
+    this.commit(seq, message.length, done, onReply);
+  }
+
+  /**
+   * Room for a message of up to `maxLen` bytes in the datagram being filled: returns the offset
+   * at which to write it into `buffer`; commit() then queues it. Requests written this way cost
+   * no buffer of their own.
+   */
+  reserve(maxLen: number): number {
+    let d = this.current;
+    if (d?.buf !== undefined && d.len + maxLen > d.buf.length) {
+      this.seal();
+      d = undefined;
+    }
+    if (d?.buf === undefined) {
+      const buf =
+        maxLen <= DATAGRAM_BYTES
+          ? (this.spare.pop() ?? Buffer.allocUnsafe(DATAGRAM_BYTES))
+          : Buffer.allocUnsafe(maxLen);
+      d = { buf, len: 0, last: -1, reqs: [], sent: false, answered: 0 };
+      this.current = d;
+    }
+    return d.len;
+  }
+
+  /** The buffer of the datagram being filled (valid after reserve()). */
+  get buffer(): Buffer {
+    const b = this.current?.buf;
+    if (b === undefined) throw new Error('reserve() first');
+    return b;
+  }
+
+  /**
+   * Queues the request just written at the offset reserve() gave (`len` bytes, NLM_F_ACK set, as
+   * the encoders write it). `onReply` receives messages answering it (e.g. RTM_NEWLINK).
+   */
+  commit(
+    seq: number,
+    len: number,
+    done: Completion,
+    onReply?: (buf: Buffer, h: MessageHeader) => void,
+  ): void {
+    const d = this.current;
+    const buf = d?.buf;
+    if (d === undefined || buf === undefined) throw new Error('reserve() first');
+    if (this.closed) {
+      done('ECANCELED');
+      return;
+    }
+    // One NLM_F_ACK per datagram, on its last request: the kernel runs a datagram's requests in
+    // order and answers every failure anyway (with its sequence number), so that acknowledgement
+    // also means success for every earlier request that got no error. A kernel answer is a
+    // datagram of its own, which costs more than the request here.
+    if (d.last >= 0) buf[d.last + 6] = (buf[d.last + 6] ?? 0) & ~NLM_F_ACK;
+    d.last = d.len;
+    d.len += (len + 3) & ~3;
+    const p: Pending = { seq, done, onReply, datagram: d, index: d.reqs.length };
     this.pending.set(seq, p);
-    this.outgoing.push(message);
-    this.outgoingReqs.push(p);
-    if (this.outgoing.length >= this.options.batch) this.flush();
+    d.reqs.push(p);
+    if (d.reqs.length >= this.options.batch) {
+      this.seal();
+      this.flush();
+    }
   }
 
   /**
@@ -128,31 +210,34 @@ export class NetlinkChannel {
    * thread, so this bounds the time one event-loop turn spends in the kernel.
    */
   flush(): void {
-    if (this.sendBusy || this.outgoing.length === 0 || this.closed) return;
-    const n = Math.min(this.outgoing.length, this.options.batch);
-    const buffers = this.outgoing.splice(0, n);
-    const reqs = this.outgoingReqs.splice(0, n);
+    // While the socket is busy, the datagram being filled goes on taking requests.
+    if (this.sendBusy || this.closed) return;
+    if (this.outgoing.length === 0) this.seal();
+    const d = this.outgoing.shift();
+    const buf = d?.buf;
+    if (d === undefined || buf === undefined) return;
     this.datagramsSent++;
-    // One NLM_F_ACK per datagram, on its last request: the kernel runs a datagram's requests in
-    // order and answers every failure anyway (with its sequence number), so that acknowledgement
-    // also means success for every earlier request that got no error. A kernel answer is a
-    // datagram of its own, which costs more than the request here.
-    const last = reqs[reqs.length - 1];
-    if (last !== undefined && reqs.length > 1) {
-      last.datagram = reqs;
-      for (let i = 0; i < buffers.length - 1; i++) {
-        const b = buffers[i];
-        if (b !== undefined) b.writeUInt16LE(b.readUInt16LE(6) & ~NLM_F_ACK, 6);
-      }
-    }
+    d.sent = true;
     this.sendBusy = true;
-    this.transport.send(buffers, (errno) => {
+    this.transport.send([buf.subarray(0, d.len)], (errno) => {
       this.sendBusy = false;
+      // The socket has taken (copied) the bytes: the buffer serves the next datagram.
+      d.buf = undefined;
+      if (buf.length === DATAGRAM_BYTES && this.spare.length < 4) this.spare.push(buf);
       // Never reached the kernel: complete them with the send error.
-      if (errno !== undefined) for (const r of reqs) this.complete(r.seq, errno);
+      if (errno !== undefined) for (const r of d.reqs) this.complete(r.seq, errno);
       this.flush();
       this.drainListener();
     });
+  }
+
+  /** Ends the datagram being filled: it waits for the socket. */
+  private seal(): void {
+    const d = this.current;
+    if (d === undefined) return;
+    this.current = undefined;
+    if (d.reqs.length > 0) this.outgoing.push(d);
+    else if (d.buf?.length === DATAGRAM_BYTES) this.spare.push(d.buf);
   }
 
   /** Called when a datagram has been taken by the socket (room to queue more). */
@@ -230,9 +315,15 @@ export class NetlinkChannel {
       if (p !== undefined) {
         if (h.type === NLMSG_ERROR) {
           const code = errorCode(datagram, h);
+          // The requests before it in its datagram that got no error succeeded: the kernel runs
+          // them in order and answers each failure. Each is looked at once per datagram.
+          const d = p.datagram;
+          for (let i = d.answered; i < p.index; i++) {
+            const r = d.reqs[i];
+            if (r !== undefined) this.complete(r.seq, undefined);
+          }
+          if (p.index >= d.answered) d.answered = p.index + 1;
           this.complete(h.seq, code === 0 ? undefined : errnoFromNumber(code));
-          // The others of its datagram that got no error succeeded.
-          if (p.datagram !== undefined) for (const r of p.datagram) this.complete(r.seq, undefined);
         } else {
           p.onReply?.(datagram, h);
         }
@@ -246,8 +337,8 @@ export class NetlinkChannel {
     if (errno !== 'ENOBUFS') return;
     this.overruns++;
     // Acknowledgements may be lost: every request already sent is completed as lost.
-    const queued = new Set(this.outgoingReqs.map((r) => r.seq));
-    for (const seq of [...this.pending.keys()]) if (!queued.has(seq)) this.complete(seq, 'ENOBUFS');
+    for (const p of [...this.pending.values()])
+      if (p.datagram.sent) this.complete(p.seq, 'ENOBUFS');
     if (this.dumpJob !== undefined) this.dumpJob.interrupted = true;
     this.overrunListener();
   }

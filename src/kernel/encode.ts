@@ -54,6 +54,7 @@ import {
   RT_SCOPE_UNIVERSE,
   RT_TABLE_UNSPEC,
 } from './constants.js';
+import { writeAddress } from './address.js';
 
 export type AddressFamily = 4 | 6;
 
@@ -79,6 +80,35 @@ export interface RouteDeleteSpec {
 
 const align4 = (n: number): number => (n + 3) & ~3;
 
+/** Little-endian stores without Buffer's method call and checks (offsets are ours). */
+function u16(buf: Buffer, off: number, v: number): void {
+  buf[off] = v & 0xff;
+  buf[off + 1] = (v >>> 8) & 0xff;
+}
+
+function u32(buf: Buffer, off: number, v: number): void {
+  buf[off] = v & 0xff;
+  buf[off + 1] = (v >>> 8) & 0xff;
+  buf[off + 2] = (v >>> 16) & 0xff;
+  buf[off + 3] = v >>> 24;
+}
+
+/** struct nlmsghdr; nlmsg_pid 0 (the kernel fills in the sender's port). */
+function writeHeader(
+  buf: Buffer,
+  off: number,
+  len: number,
+  type: number,
+  flags: number,
+  seq: number,
+): void {
+  u32(buf, off, len);
+  u16(buf, off + 4, type);
+  u16(buf, off + 6, flags);
+  u32(buf, off + 8, seq >>> 0);
+  u32(buf, off + 12, 0);
+}
+
 class MessageWriter {
   readonly buf: Buffer;
   pos = 0;
@@ -87,19 +117,15 @@ class MessageWriter {
     this.buf = Buffer.allocUnsafe(size).fill(0);
   }
   header(type: number, flags: number, seq: number): void {
-    this.buf.writeUInt32LE(this.buf.length, 0);
-    this.buf.writeUInt16LE(type, 4);
-    this.buf.writeUInt16LE(flags, 6);
-    this.buf.writeUInt32LE(seq >>> 0, 8);
-    this.buf.writeUInt32LE(0, 12); // nlmsg_pid: 0, the kernel fills in the sender's port
+    writeHeader(this.buf, 0, this.buf.length, type, flags, seq);
     this.pos = NLMSG_HDRLEN;
   }
   u8(v: number): void {
     this.buf[this.pos++] = v;
   }
   attrHeader(type: number, payloadLen: number): void {
-    this.buf.writeUInt16LE(4 + payloadLen, this.pos);
-    this.buf.writeUInt16LE(type, this.pos + 2);
+    u16(this.buf, this.pos, 4 + payloadLen);
+    u16(this.buf, this.pos + 2, type);
     this.pos += 4;
   }
   attrBytes(type: number, bytes: Uint8Array): void {
@@ -109,21 +135,26 @@ class MessageWriter {
   }
   attrU32(type: number, v: number): void {
     this.attrHeader(type, 4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    u32(this.buf, this.pos, v >>> 0);
     this.pos += 4;
   }
   attrU16(type: number, v: number): void {
     this.attrHeader(type, 2);
-    this.buf.writeUInt16LE(v, this.pos);
+    u16(this.buf, this.pos, v);
     this.pos += 4; // 2 bytes of zero padding
   }
 }
 
-function checkDestination(family: AddressFamily, dst: Uint8Array, dstLen: number): void {
-  const bytes = family === 4 ? 4 : 16;
-  if (dst.length !== bytes) throw new RangeError(`destination must be ${String(bytes)} bytes`);
-  if (!Number.isInteger(dstLen) || dstLen < 0 || dstLen > bytes * 8)
+function checkDstLen(family: AddressFamily, dstLen: number): void {
+  if (!Number.isInteger(dstLen) || dstLen < 0 || dstLen > (family === 4 ? 32 : 128))
     throw new RangeError(`prefix length ${String(dstLen)} out of range`);
+}
+
+function checkDestination(family: AddressFamily, dst: Uint8Array | string, dstLen: number): void {
+  const bytes = family === 4 ? 4 : 16;
+  if (typeof dst !== 'string' && dst.length !== bytes)
+    throw new RangeError(`destination must be ${String(bytes)} bytes`);
+  checkDstLen(family, dstLen);
 }
 
 function checkId(what: string, v: number): void {
@@ -131,67 +162,154 @@ function checkId(what: string, v: number): void {
     throw new RangeError(`${what} ${String(v)} out of range 1..4294967295`);
 }
 
-/** struct rtmsg; a table above 255 goes in RTA_TABLE (written by the caller). */
-function rtmsg(
-  w: MessageWriter,
-  family: AddressFamily,
-  dstLen: number,
-  table: number,
-  scope: number,
+/** Bytes of the largest route request (IPv6, table above 255, nhid or priority). */
+export const ROUTE_MESSAGE_MAX = NLMSG_HDRLEN + RTMSG_LEN + 20 + 8 + 8;
+
+/**
+ * The header, struct rtmsg and RTA_DST (+ RTA_TABLE) of a route request at `off`, every byte
+ * written (the buffer may hold anything); returns the offset after them.
+ */
+function writeRouteHead(
+  buf: Buffer,
+  off: number,
+  len: number,
   type: number,
-): void {
-  w.u8(family === 4 ? AF_INET : AF_INET6);
-  w.u8(dstLen);
-  w.u8(0); // src_len
-  w.u8(0); // tos
-  w.u8(table < 256 ? table : RT_TABLE_UNSPEC);
-  w.u8(METALBOND_RT_PROTO);
-  w.u8(scope);
-  w.u8(type);
-  w.pos += 4; // rtm_flags
+  flags: number,
+  seq: number,
+  family: AddressFamily,
+  table: number,
+  dst: Uint8Array | string,
+  dstLen: number,
+  scope: number,
+  rtType: number,
+): number {
+  writeHeader(buf, off, len, type, flags, seq);
+  let p = off + NLMSG_HDRLEN;
+  buf[p] = family === 4 ? AF_INET : AF_INET6;
+  buf[p + 1] = dstLen;
+  buf[p + 2] = 0; // src_len
+  buf[p + 3] = 0; // tos
+  buf[p + 4] = table < 256 ? table : RT_TABLE_UNSPEC;
+  buf[p + 5] = METALBOND_RT_PROTO;
+  buf[p + 6] = scope;
+  buf[p + 7] = rtType;
+  u32(buf, p + 8, 0); // rtm_flags
+  p += RTMSG_LEN;
+  const alen = family === 4 ? 4 : 16;
+  u16(buf, p, 4 + alen);
+  u16(buf, p + 2, RTA_DST);
+  if (typeof dst === 'string') writeAddress(buf, p + 4, dst, family);
+  else buf.set(dst, p + 4);
+  p += 4 + alen;
+  if (table > 255) {
+    u16(buf, p, 8);
+    u16(buf, p + 2, RTA_TABLE);
+    u32(buf, p + 4, table);
+    p += 8;
+  }
+  return p;
+}
+
+/**
+ * RTM_NEWROUTE with NLM_F_CREATE|NLM_F_REPLACE|NLM_F_ACK at `off` of `buf`: the route now uses
+ * `nhid`. The destination is its bytes or its text (host bits clear). Returns the message length.
+ */
+export function writeRouteReplace(
+  buf: Buffer,
+  off: number,
+  family: AddressFamily,
+  table: number,
+  dst: Uint8Array | string,
+  dstLen: number,
+  nhid: number,
+  seq: number,
+): number {
+  checkDestination(family, dst, dstLen);
+  checkId('table id', table);
+  checkId('nexthop id', nhid);
+  const len = NLMSG_HDRLEN + RTMSG_LEN + (family === 4 ? 8 : 20) + (table > 255 ? 8 : 0) + 8;
+  const flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE;
+  const p = writeRouteHead(
+    buf,
+    off,
+    len,
+    RTM_NEWROUTE,
+    flags,
+    seq,
+    family,
+    table,
+    dst,
+    dstLen,
+    RT_SCOPE_UNIVERSE,
+    RTN_UNICAST,
+  );
+  u16(buf, p, 8);
+  u16(buf, p + 2, RTA_NH_ID);
+  u32(buf, p + 4, nhid);
+  return len;
+}
+
+/**
+ * RTM_DELROUTE for our protocol only (the kernel never deletes another protocol's route) at `off`
+ * of `buf`. Returns the message length.
+ */
+export function writeRouteDelete(
+  buf: Buffer,
+  off: number,
+  family: AddressFamily,
+  table: number,
+  dst: Uint8Array | string,
+  dstLen: number,
+  priority: number | undefined,
+  seq: number,
+): number {
+  checkDestination(family, dst, dstLen);
+  checkId('table id', table);
+  const len =
+    NLMSG_HDRLEN +
+    RTMSG_LEN +
+    (family === 4 ? 8 : 20) +
+    (table > 255 ? 8 : 0) +
+    (priority === undefined ? 0 : 8);
+  // iproute2 asks for RT_SCOPE_NOWHERE on IPv4 deletes (matches any scope) and 0 on IPv6.
+  const scope = family === 4 ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE;
+  const flags = NLM_F_REQUEST | NLM_F_ACK;
+  const p = writeRouteHead(
+    buf,
+    off,
+    len,
+    RTM_DELROUTE,
+    flags,
+    seq,
+    family,
+    table,
+    dst,
+    dstLen,
+    scope,
+    RTN_UNSPEC,
+  );
+  if (priority !== undefined) {
+    u16(buf, p, 8);
+    u16(buf, p + 2, RTA_PRIORITY);
+    u32(buf, p + 4, priority);
+  }
+  return len;
 }
 
 /** RTM_NEWROUTE with NLM_F_CREATE|NLM_F_REPLACE|NLM_F_ACK: the route now uses `nhid`. */
 export function encodeRouteReplace(r: RouteReplaceSpec, seq: number): Buffer {
   checkDestination(r.family, r.dst, r.dstLen);
-  checkId('table id', r.table);
-  checkId('nexthop id', r.nhid);
-  const size = NLMSG_HDRLEN + RTMSG_LEN + 4 + r.dst.length + (r.table > 255 ? 8 : 0) + 8;
-  const w = new MessageWriter(size);
-  w.header(RTM_NEWROUTE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE, seq);
-  rtmsg(w, r.family, r.dstLen, r.table, RT_SCOPE_UNIVERSE, RTN_UNICAST);
-  w.attrBytes(RTA_DST, r.dst);
-  if (r.table > 255) w.attrU32(RTA_TABLE, r.table);
-  w.attrU32(RTA_NH_ID, r.nhid);
-  return w.buf;
+  const buf = Buffer.allocUnsafe(ROUTE_MESSAGE_MAX);
+  const len = writeRouteReplace(buf, 0, r.family, r.table, r.dst, r.dstLen, r.nhid, seq);
+  return buf.subarray(0, len);
 }
 
 /** RTM_DELROUTE for our protocol only: the kernel never deletes another protocol's route. */
 export function encodeRouteDelete(d: RouteDeleteSpec, seq: number): Buffer {
   checkDestination(d.family, d.dst, d.dstLen);
-  checkId('table id', d.table);
-  const size =
-    NLMSG_HDRLEN +
-    RTMSG_LEN +
-    4 +
-    d.dst.length +
-    (d.table > 255 ? 8 : 0) +
-    (d.priority === undefined ? 0 : 8);
-  const w = new MessageWriter(size);
-  w.header(RTM_DELROUTE, NLM_F_REQUEST | NLM_F_ACK, seq);
-  // iproute2 asks for RT_SCOPE_NOWHERE on IPv4 deletes (matches any scope) and 0 on IPv6.
-  rtmsg(
-    w,
-    d.family,
-    d.dstLen,
-    d.table,
-    d.family === 4 ? RT_SCOPE_NOWHERE : RT_SCOPE_UNIVERSE,
-    RTN_UNSPEC,
-  );
-  w.attrBytes(RTA_DST, d.dst);
-  if (d.table > 255) w.attrU32(RTA_TABLE, d.table);
-  if (d.priority !== undefined) w.attrU32(RTA_PRIORITY, d.priority);
-  return w.buf;
+  const buf = Buffer.allocUnsafe(ROUTE_MESSAGE_MAX);
+  const len = writeRouteDelete(buf, 0, d.family, d.table, d.dst, d.dstLen, d.priority, seq);
+  return buf.subarray(0, len);
 }
 
 function nhmsg(w: MessageWriter, family: number, protocol: number): void {

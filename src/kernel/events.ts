@@ -23,8 +23,9 @@ import {
   type MessageHeader,
 } from './decode.js';
 import { encodeLinkGet } from './encode.js';
-import { foundRouteId, isOurRoute, nonDefaultPriority } from './reconcile.js';
-import { foundLegs, foundRouteState, setHeld } from './route-state.js';
+import { isOurRoute, nonDefaultPriority } from './reconcile.js';
+import { foundLegs, foundRouteState, memberCount, setHeld } from './route-state.js';
+import { formatIP } from '../model/ip.js';
 import type { KernelSync } from './sync.js';
 import type { Logger } from '../log.js';
 
@@ -56,8 +57,8 @@ export class KernelEvents {
     if (routeProtocol(buf, h) !== METALBOND_RT_PROTO) return;
     const r = decodeRoute(buf, h);
     if (r === undefined || !isOurRoute(r, this.tableIds)) return;
-    const id = foundRouteId(r);
-    let s = this.sync.routes.get(id);
+    const priority = nonDefaultPriority(r.family, r.priority);
+    let s = this.sync.routes.get(r.table, r.dstLen, formatIP(r.dst), priority);
     if ((s?.inFlight ?? 0) !== 0) return;
     if (h.type === RTM_DELROUTE) {
       if (s === undefined || s.kernel === 'none') return;
@@ -69,19 +70,13 @@ export class KernelEvents {
     }
     const k = (r.nhid === undefined ? undefined : this.sync.objects.get(r.nhid)) ?? 'other';
     if (s === undefined) {
-      s = foundRouteState(
-        r.family,
-        r.table,
-        r.dst,
-        r.dstLen,
-        nonDefaultPriority(r.family, r.priority),
-      );
-      this.sync.routes.set(id, s);
+      s = foundRouteState(r.family, r.table, r.dst, r.dstLen, priority);
+      this.sync.routes.add(s);
       if (this.sync.hold.isHeld(s.table)) setHeld(s, typeof k === 'object' ? k.key : foundLegs(r));
     }
     if (s.kernel === k) return;
     this.sync.setKernel(s, k);
-    if (!this.sync.isCorrect(s)) this.sync.repair(s, s.members.length > 0 ? 'changed' : 'foreign');
+    if (!this.sync.isCorrect(s)) this.sync.repair(s, memberCount(s) > 0 ? 'changed' : 'foreign');
   }
 
   linkMessage(buf: Buffer, h: MessageHeader): void {

@@ -19,13 +19,14 @@ import { StartupHold } from './hold.js';
 import { Reconciler, adoptSnapshot, readKernel } from './reconcile.js';
 import {
   addMember,
-  kernelDestination,
-  legAddress,
+  clearMembers,
   hopHex,
-  memberOf,
+  legAddress,
+  maskedPrefix,
+  memberCount,
+  memberKey,
   newRouteState,
   removeMember,
-  routeId,
   setHeld,
   splitLegs,
   type KernelRouteState,
@@ -61,6 +62,7 @@ export class KernelRouteInstaller implements RouteHandler {
   private readonly tableIds: ReadonlySet<number>;
   private readonly log: Logger;
   private readonly warnedVnis = new Set<Vni>();
+  private readonly ipv4Only: boolean;
   private holdTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private readonly reconciler: Reconciler;
@@ -75,6 +77,7 @@ export class KernelRouteInstaller implements RouteHandler {
   ) {
     this.tables = new Map(options.tables);
     this.tableIds = new Set(this.tables.values());
+    this.ipv4Only = options.ipv4Only === true;
     this.log = (options.logger ?? silentLogger()).child({ component: 'kernel' });
     const device: Device = {
       name: options.device ?? DEFAULT_TUNNEL_DEVICE,
@@ -159,13 +162,15 @@ export class KernelRouteInstaller implements RouteHandler {
   addRoute(vni: Vni, route: Route): void {
     const s = this.stateFor(vni, route, true);
     if (s === undefined) return;
-    const hop = hopHex(route.nextHop.address);
-    if (addMember(s, memberOf(vni, route, hop), hop)) this.sync.mark(s);
+    if (addMember(s, hopHex(route.nextHop.address), memberKey(vni, route, s.prefix)))
+      this.sync.mark(s);
   }
 
   removeRoute(vni: Vni, route: Route): void {
     const s = this.stateFor(vni, route, false);
-    if (s !== undefined && removeMember(s, memberOf(vni, route))) this.sync.mark(s);
+    if (s === undefined) return;
+    if (removeMember(s, hopHex(route.nextHop.address), memberKey(vni, route, s.prefix)))
+      this.sync.mark(s);
   }
 
   // ---- public API ----
@@ -347,25 +352,24 @@ export class KernelRouteInstaller implements RouteHandler {
       }
       return undefined;
     }
-    const d = kernelDestination(route);
-    if (d.family === 6 && this.options.ipv4Only === true) {
+    const d = route.destination;
+    if (d.family === 6 && this.ipv4Only) {
       if (adding) this.counters.skippedIpv6++;
       return undefined;
     }
-    const id = routeId(table, d.prefix, d.dstLen);
-    let s = this.sync.routes.get(id);
+    const prefix = maskedPrefix(d);
+    let s = this.sync.routes.get(table, d.prefixLength, prefix);
     if (s === undefined) {
       if (!adding) return undefined;
-      s = newRouteState(d.family, table, d.prefix, d.dstLen);
-      this.sync.routes.set(id, s);
+      s = newRouteState(d.family, table, prefix, d.prefixLength);
+      this.sync.routes.add(s);
     }
     return s;
   }
 
   private dropEverything(): void {
     for (const s of this.sync.routes.values()) {
-      s.members = [];
-      s.hops = [];
+      clearMembers(s);
       setHeld(s, undefined);
       this.sync.mark(s);
     }
@@ -385,7 +389,7 @@ export class KernelRouteInstaller implements RouteHandler {
     let removed = 0;
     for (const s of this.sync.routes.values()) {
       if (!set.has(s.table) || s.held === undefined) continue;
-      if (s.members.length > 0) kept++;
+      if (memberCount(s) > 0) kept++;
       else removed++;
       setHeld(s, undefined);
       this.sync.mark(s);

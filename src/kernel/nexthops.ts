@@ -11,6 +11,7 @@
 
 import { NEXTHOP_ID_BASE } from './constants.js';
 import { splitLegs } from './route-state.js';
+import { ShardedMap, numberShard, stringShard } from './sharded.js';
 
 export type NhState = 'absent' | 'waiting' | 'creating' | 'present' | 'deleting';
 
@@ -32,6 +33,8 @@ export interface NhObject {
   retired: boolean;
   /** Called once it exists in the kernel (true), or its creation was refused (false). */
   onReady: ((ok: boolean) => void)[];
+  /** In the list of objects that may have become unused (KernelSync.collect). */
+  collected: boolean;
   /** errno name of the kernel's last refusal to create it. */
   failed: string | undefined;
   /** A creation whose acknowledgement was lost: EEXIST for its id then means it is there. */
@@ -39,8 +42,8 @@ export interface NhObject {
 }
 
 export class NexthopRegistry {
-  private readonly byId = new Map<number, NhObject>();
-  private readonly byKey = new Map<string, NhObject>();
+  private readonly byId = new ShardedMap<number, NhObject>(numberShard);
+  private readonly byKey = new ShardedMap<string, NhObject>(stringShard);
   private readonly taken = new Set<number>();
   private next = NEXTHOP_ID_BASE;
 
@@ -134,6 +137,7 @@ export class NexthopRegistry {
       sentAt: 0,
       retired: false,
       onReady: [],
+      collected: false,
       failed: undefined,
       maybeCreated: false,
     };

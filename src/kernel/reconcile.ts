@@ -24,22 +24,32 @@ import { encodeNexthopDump, encodeRouteDump } from './encode.js';
 import type { NhObject } from './nexthops.js';
 import {
   foundLegs,
-  foundRouteState,
-  routeId,
+  memberCount,
+  newRouteState,
   setHeld,
   toHex,
   type KernelRouteState,
   type KernelSide,
 } from './route-state.js';
+import { RouteMap } from './route-table.js';
 import type { KernelSync } from './sync.js';
 import { formatIP } from '../model/ip.js';
 import { IPV4_DEFAULT_PRIORITY, IPV6_DEFAULT_PRIORITY } from './constants.js';
 
+/** A route of ours found in the kernel, with the key parts it is filed under. */
+export interface FoundRoute {
+  readonly route: DecodedRoute;
+  /** Destination text. */
+  readonly prefix: string;
+  /** Metric, when not the kernel's default. */
+  readonly priority: number | undefined;
+}
+
 export interface KernelSnapshot {
   /** Every nexthop object, ours or not. */
   readonly nexthops: Map<number, DecodedNexthop>;
-  /** Our routes (protocol 254, configured tables) by route id. */
-  readonly routes: Map<string, DecodedRoute>;
+  /** Our routes (protocol 254, configured tables). */
+  readonly routes: RouteMap<FoundRoute>;
 }
 
 export type ReadResult =
@@ -54,9 +64,9 @@ export function nonDefaultPriority(
   return priority === undefined || priority === def ? undefined : priority;
 }
 
-/** The id under which a route found in the kernel is kept. */
-export function foundRouteId(r: DecodedRoute): string {
-  return routeId(r.table, formatIP(r.dst), r.dstLen, nonDefaultPriority(r.family, r.priority));
+/** A route found in the kernel with its key parts. */
+export function foundRoute(r: DecodedRoute): FoundRoute {
+  return { route: r, prefix: formatIP(r.dst), priority: nonDefaultPriority(r.family, r.priority) };
 }
 
 /** Whether a route message is one of ours: protocol 254, a configured table, not a cache entry. */
@@ -72,7 +82,7 @@ export async function readKernel(
   tableIds: ReadonlySet<number>,
 ): Promise<ReadResult> {
   const nexthops = new Map<number, DecodedNexthop>();
-  const routes = new Map<string, DecodedRoute>();
+  const routes = new RouteMap<FoundRoute>();
   sync.reading = true;
   try {
     let seq = sync.channel.nextSeq();
@@ -91,7 +101,9 @@ export async function readKernel(
     const b = await sync.channel.dump(seq, encodeRouteDump(seq), (buf, h) => {
       if (h.type !== RTM_NEWROUTE || routeProtocol(buf, h) !== METALBOND_RT_PROTO) return;
       const r = decodeRoute(buf, h);
-      if (r !== undefined && isOurRoute(r, tableIds)) routes.set(foundRouteId(r), r);
+      if (r === undefined || !isOurRoute(r, tableIds)) return;
+      const f = foundRoute(r);
+      routes.set(r.table, r.dstLen, f.prefix, f.priority, f);
     });
     if (b.interrupted || b.errno !== undefined) return { ok: false, errno: b.errno };
     return { ok: true, snapshot: { nexthops, routes } };
@@ -164,15 +176,10 @@ function legsOf(k: KernelSide, r: DecodedRoute): string | undefined {
   return typeof k === 'object' && !k.key.startsWith('!') ? k.key : foundLegs(r);
 }
 
-function takeInRoute(sync: KernelSync, id: string, r: DecodedRoute): KernelRouteState {
-  const s = foundRouteState(
-    r.family,
-    r.table,
-    r.dst,
-    r.dstLen,
-    nonDefaultPriority(r.family, r.priority),
-  );
-  sync.routes.set(id, s);
+function takeInRoute(sync: KernelSync, f: FoundRoute): KernelRouteState {
+  const r = f.route;
+  const s = newRouteState(r.family, r.table, f.prefix, r.dstLen, f.priority);
+  sync.routes.add(s);
   const k = kernelSideOf(sync, r);
   sync.setKernel(s, k);
   if (sync.hold.isHeld(s.table)) setHeld(s, legsOf(k, r));
@@ -183,8 +190,8 @@ function takeInRoute(sync: KernelSync, id: string, r: DecodedRoute): KernelRoute
 /** Start: what is found becomes the known state; with the tables held, the desired state too. */
 export async function adoptSnapshot(sync: KernelSync, snap: KernelSnapshot): Promise<number> {
   await adoptObjects(sync, snap);
-  await sliced(snap.routes, ([id, r]) => {
-    const s = takeInRoute(sync, id, r);
+  await sliced(snap.routes.values(), (f) => {
+    const s = takeInRoute(sync, f);
     if (s.held === undefined) sync.counters.staleRemoved++;
     sync.mark(s);
   });
@@ -230,13 +237,13 @@ export async function compareSnapshot(
     }
   });
   await adoptObjects(sync, snap);
-  const seen = new Set<string>();
   await sliced(sync.routes.values(), (s) => {
-    seen.add(s.id);
+    // Taken out of the snapshot: what is left there after this pass is unknown to us.
+    const f = snap.routes.get(s.table, s.dstLen, s.prefix, s.priority);
+    if (f !== undefined) snap.routes.delete(s.table, s.dstLen, s.prefix, s.priority);
     // Written since the dump began (the dump may predate the write), or the device went away.
     if (s.inFlight !== 0 || s.sentAt > startWrites || sync.epoch !== epoch) return;
-    const r = snap.routes.get(s.id);
-    const k = kernelSideOf(sync, r);
+    const k = kernelSideOf(sync, f?.route);
     if (k === s.kernel) return;
     const wasUnknown = s.kernel === 'unknown';
     sync.setKernel(s, k);
@@ -245,14 +252,15 @@ export async function compareSnapshot(
       sync.mark(s); // our own lost acknowledgement, or waiting for the device: not a repair
       return;
     }
-    sync.repair(s, k === 'none' ? 'missing' : s.members.length > 0 ? 'changed' : 'foreign');
+    sync.repair(s, k === 'none' ? 'missing' : memberCount(s) > 0 ? 'changed' : 'foreign');
     repaired++;
   });
   if (sync.epoch !== epoch) return undefined;
   // Ours by protocol and table, but unknown to us (added behind our back).
-  await sliced(snap.routes, ([id, r]) => {
-    if (seen.has(id) || sync.routes.has(id)) return;
-    const s = takeInRoute(sync, id, r);
+  await sliced(snap.routes.values(), (f) => {
+    const r = f.route;
+    if (sync.routes.get(r.table, r.dstLen, f.prefix, f.priority) !== undefined) return;
+    const s = takeInRoute(sync, f);
     if (s.held === undefined) {
       sync.repair(s, 'foreign');
       repaired++;

@@ -6,6 +6,10 @@
  *
  * Legs are handled as text: each address as 32 lowercase hex digits (sorting the text sorts the
  * bytes), a set of legs as the sorted addresses joined with ','.
+ *
+ * A state is kept per kernel route, so it is kept small (a million routes): the destination as the
+ * text the routes carry (bytes are written only into requests), the tsbond routes as pairs of
+ * shared strings and numbers, no per-route key string (route-table.ts files states by their parts).
  */
 
 import { LWTUNNEL_ENCAP_IP6 } from './constants.js';
@@ -13,7 +17,7 @@ import type { DecodedRoute } from './decode.js';
 import type { AddressFamily } from './encode.js';
 import type { NhObject } from './nexthops.js';
 import { formatIP, parseIP, parseIPv6 } from '../model/ip.js';
-import type { Route, Vni } from '../model/route.js';
+import type { Destination, Route, Vni } from '../model/route.js';
 
 /** What the kernel holds for a route: the object of ours it uses, or no route ('none'), a route
  * that uses none of our objects ('other': legs written inline, someone else's object), or not
@@ -21,21 +25,19 @@ import type { Route, Vni } from '../model/route.js';
 export type KernelSide = NhObject | 'none' | 'other' | 'unknown';
 
 export interface KernelRouteState {
-  /** `${table} ${prefix}/${len}`, with `@${priority}` for a route at a non-default metric. */
-  readonly id: string;
   readonly family: AddressFamily;
   readonly table: number;
   /** Canonical text of the destination address, host bits cleared. */
   readonly prefix: string;
   readonly dstLen: number;
-  /** Its bytes, once needed (see destinationBytes). */
-  dstBytes: Uint8Array | undefined;
   /** Metric of a route found in the kernel at a non-default metric (never ours to write). */
   readonly priority: number | undefined;
-  /** `${hopHex}|${vni}|${destination}|${targetVni}|${type}|${from}|${to}` per tsbond route. */
-  members: string[];
-  /** The next hop of each member (hex, the cached string: its hash is computed once). */
-  hops: string[];
+  /**
+   * The tsbond routes that map to this kernel route, two entries each: the next hop (32 hex
+   * digits, the cached string of hopHex) and the route's identity among the routes of this kernel
+   * route (memberKey: its VNI, or a string when it has more to tell it apart).
+   */
+  members: (string | number)[];
   /** Legs found in the kernel at start, kept (and merged in) until the table is reconciled. */
   held: string | undefined;
   /** Members or held legs changed since `want` was last looked up. */
@@ -73,6 +75,7 @@ export function maskAddress(bytes: Uint8Array, prefixLength: number): Uint8Array
   return out;
 }
 
+/** `${table} ${prefix}/${len}`, with `@${priority}` for a route at a non-default metric (logs, tests). */
 export function routeId(table: number, prefix: string, dstLen: number, priority?: number): string {
   const base = `${String(table)} ${prefix}/${String(dstLen)}`;
   return priority === undefined ? base : `${base}@${String(priority)}`;
@@ -86,15 +89,12 @@ export function newRouteState(
   priority?: number,
 ): KernelRouteState {
   return {
-    id: routeId(table, prefix, dstLen, priority),
     family,
     table,
     prefix,
     dstLen,
-    dstBytes: undefined,
     priority,
     members: [],
-    hops: [],
     held: undefined,
     legsChanged: false,
     want: undefined,
@@ -115,16 +115,7 @@ export function foundRouteState(
   dstLen: number,
   priority: number | undefined,
 ): KernelRouteState {
-  const s = newRouteState(family, table, formatIP(dst), dstLen, priority);
-  s.dstBytes = dst;
-  return s;
-}
-
-/** The destination address bytes of a route (host bits clear). */
-export function destinationBytes(s: KernelRouteState): Uint8Array {
-  s.dstBytes ??= parseIP(s.prefix);
-  if (s.dstBytes === undefined) throw new RangeError(`bad prefix ${s.prefix}`);
-  return s.dstBytes;
+  return newRouteState(family, table, formatIP(dst), dstLen, priority);
 }
 
 /** Sets the legs found at start (they count in the desired legs while the table is held). */
@@ -159,16 +150,37 @@ export function hopHex(address: string): string {
   return hex;
 }
 
-/** The member string of a tsbond route (its identity, next-hop address first, as hex). */
-export function memberOf(vni: Vni, route: Route, hop = hopHex(route.nextHop.address)): string {
+/**
+ * The identity of a tsbond route among the routes of its kernel route (whose table, masked prefix
+ * and prefix length they share): its VNI (a number, no allocation) for the common case of a
+ * standard hop without target VNI whose destination is the kernel prefix itself, otherwise a
+ * string of everything that tells two such routes apart. The next hop is kept beside it.
+ */
+export function memberKey(vni: Vni, route: Route, prefix: string): string | number {
   const h = route.nextHop;
   const d = route.destination;
-  return `${hop}|${String(vni)}|${d.address}/${String(d.prefixLength)}|${String(h.targetVni)}|${h.type}|${String(h.natPortRangeFrom)}|${String(h.natPortRangeTo)}`;
+  if (
+    h.type === 'STANDARD' &&
+    h.targetVni === 0 &&
+    h.natPortRangeFrom === 0 &&
+    h.natPortRangeTo === 0 &&
+    d.address === prefix
+  )
+    return vni;
+  return `${String(vni)}|${d.address}|${String(h.targetVni)}|${h.type}|${String(h.natPortRangeFrom)}|${String(h.natPortRangeTo)}`;
+}
+
+/** The masked prefix text of a destination. Host routes (/32, /128), the common case, need no
+ * parsing: the model's text is canonical. */
+export function maskedPrefix(d: Destination): string {
+  if (d.prefixLength === (d.family === 4 ? 32 : 128)) return d.address;
+  const bytes = parseIP(d.address);
+  if (bytes === undefined) throw new RangeError(`bad destination ${d.address}`);
+  return formatIP(maskAddress(bytes, d.prefixLength));
 }
 
 /**
- * Family and masked prefix text of a tsbond route's destination. Host routes (/32, /128), the
- * common case, need no parsing: the model's text is canonical.
+ * Family and masked prefix text of a tsbond route's destination.
  */
 export function kernelDestination(route: Route): {
   family: AddressFamily;
@@ -176,31 +188,45 @@ export function kernelDestination(route: Route): {
   dstLen: number;
 } {
   const d = route.destination;
-  const dstLen = d.prefixLength;
-  if (dstLen === (d.family === 4 ? 32 : 128))
-    return { family: d.family, prefix: d.address, dstLen };
-  const bytes = parseIP(d.address);
-  if (bytes === undefined) throw new RangeError(`bad destination ${d.address}`);
-  return { family: d.family, prefix: formatIP(maskAddress(bytes, dstLen)), dstLen };
+  return { family: d.family, prefix: maskedPrefix(d), dstLen: d.prefixLength };
 }
 
-/** Adds a member; false when it was already there. */
-export function addMember(s: KernelRouteState, member: string, hop = member.slice(0, 32)): boolean {
-  if (s.members.includes(member)) return false;
-  s.members.push(member);
-  s.hops.push(hop);
+/** Number of tsbond routes in a kernel route. */
+export function memberCount(s: KernelRouteState): number {
+  return s.members.length >> 1;
+}
+
+function memberIndex(s: KernelRouteState, hop: string, key: string | number): number {
+  const m = s.members;
+  for (let i = 0; i < m.length; i += 2) if (m[i + 1] === key && m[i] === hop) return i;
+  return -1;
+}
+
+/** Adds a tsbond route (next hop as hex, memberKey); false when it was already there. */
+export function addMember(s: KernelRouteState, hop: string, key: string | number): boolean {
+  if (s.members.length === 0) {
+    s.members = [hop, key]; // exact size: most kernel routes have one
+  } else {
+    if (memberIndex(s, hop, key) !== -1) return false;
+    s.members.push(hop, key);
+  }
   s.legsChanged = true;
   return true;
 }
 
-/** Removes a member; false when it was not there. */
-export function removeMember(s: KernelRouteState, member: string): boolean {
-  const i = s.members.indexOf(member);
+/** Removes a tsbond route; false when it was not there. */
+export function removeMember(s: KernelRouteState, hop: string, key: string | number): boolean {
+  const i = memberIndex(s, hop, key);
   if (i === -1) return false;
-  s.members.splice(i, 1);
-  s.hops.splice(i, 1);
+  s.members.splice(i, 2);
   s.legsChanged = true;
   return true;
+}
+
+/** Forgets every tsbond route of a kernel route. */
+export function clearMembers(s: KernelRouteState): void {
+  s.members = [];
+  s.legsChanged = true;
 }
 
 /** Sorted distinct legs of a list of hex addresses, joined; undefined when empty. */
@@ -219,8 +245,10 @@ export function splitLegs(legs: string): string[] {
  */
 export function desiredLegs(s: KernelRouteState, tableHeld: boolean): string | undefined {
   const held = tableHeld ? s.held : undefined;
-  if (held === undefined && s.hops.length === 1) return s.hops[0];
-  const hops = [...s.hops];
+  const m = s.members;
+  if (held === undefined && m.length === 2) return m[0] as string;
+  const hops: string[] = [];
+  for (let i = 0; i < m.length; i += 2) hops.push(m[i] as string);
   if (held !== undefined) hops.push(...splitLegs(held));
   return joinLegs(hops);
 }

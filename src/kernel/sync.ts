@@ -7,21 +7,22 @@
  */
 
 import { NetlinkChannel } from './channel.js';
-import { encodeRouteDelete, encodeRouteReplace } from './encode.js';
+import { ROUTE_MESSAGE_MAX, writeRouteDelete, writeRouteReplace } from './encode.js';
 import { StartupHold } from './hold.js';
 import { NexthopRegistry, type NhObject } from './nexthops.js';
 import { DEVICE_TROUBLE, TRANSIENT } from './constants.js';
+import { Fifo } from './fifo.js';
 import { ObjectWriter } from './objects.js';
 import { RetryScheduler } from './retry.js';
 import {
   describeRoute,
-  destinationBytes,
   desiredLegs,
   legAddress,
   splitLegs,
   type KernelRouteState,
   type KernelSide,
 } from './route-state.js';
+import { RouteStates } from './route-table.js';
 import type { KernelCounters, RepairReason } from './types.js';
 import type { Logger } from '../log.js';
 
@@ -44,7 +45,7 @@ export interface SyncOptions {
 }
 
 export class KernelSync {
-  readonly routes = new Map<string, KernelRouteState>();
+  readonly routes = new RouteStates();
   readonly objects = new NexthopRegistry();
   hold: StartupHold;
   /** Incremented when the device is lost: answers to older requests describe a kernel state gone. */
@@ -55,8 +56,10 @@ export class KernelSync {
   closed = false;
   /** A dump is running (settled() waits for it). */
   reading = false;
-  private readonly queue = new Set<KernelRouteState>();
-  private readonly unused = new Set<NhObject>();
+  /** Routes to look at (each once: `queued`), oldest first. */
+  private readonly queue = new Fifo<KernelRouteState>();
+  /** Objects that may have become unused (each once: `collected`). */
+  private readonly unused = new Fifo<NhObject>();
   private readonly repairOf = new Map<KernelRouteState, RepairReason>();
   private readonly routeRetry: RetryScheduler<KernelRouteState>;
   readonly objectWriter: ObjectWriter;
@@ -126,7 +129,7 @@ export class KernelSync {
   mark(s: KernelRouteState): void {
     if (this.closed || s.queued) return;
     s.queued = true;
-    this.queue.add(s);
+    this.queue.push(s);
     this.schedulePump();
   }
 
@@ -137,7 +140,10 @@ export class KernelSync {
 
   /** An object that may have become unused. */
   collect(o: NhObject): void {
-    this.unused.add(o);
+    if (!o.collected) {
+      o.collected = true;
+      this.unused.push(o);
+    }
     this.schedulePump();
   }
 
@@ -151,7 +157,7 @@ export class KernelSync {
       !s.queued &&
       !this.routeRetry.isWaiting(s)
     ) {
-      this.routes.delete(s.id);
+      this.routes.remove(s);
       this.repairOf.delete(s);
     }
   }
@@ -175,27 +181,33 @@ export class KernelSync {
 
   pump(): void {
     if (!this.ready || this.closed) return;
-    this.options.pumped?.(this.queue.size);
+    this.options.pumped?.(this.queue.length);
     // Each datagram runs in the kernel inside the send call, on this thread: stop after a time
     // budget and go on in the next turn, so the event loop never waits long.
     const deadline = performance.now() + PUMP_BUDGET_MS;
-    let n = 0;
-    for (const s of this.queue) {
+    // One pass over the routes queued now: one with a request in flight goes to the back.
+    const pass = this.queue.length;
+    for (let n = 1; n <= pass; n++) {
       if (this.channel.room === 0) break;
-      if (++n % 64 === 0 && performance.now() > deadline) {
+      if (n % 64 === 0 && performance.now() > deadline) {
         this.schedulePump();
         break;
       }
+      const s = this.queue.shift();
+      if (s === undefined) break;
       if (!this.needsWrite(s)) {
         // Nothing to write: already so, refused as it is, or waiting for the device (which
         // queues every route again when it comes up).
-        this.dequeue(s);
+        s.queued = false;
         this.forgetIfIdle(s);
         continue;
       }
-      if (s.inFlight !== 0) continue;
+      if (s.inFlight !== 0) {
+        this.queue.push(s);
+        continue;
+      }
       const o = s.want;
-      this.dequeue(s);
+      s.queued = false;
       if (o !== undefined && o.state !== 'present') {
         this.objectWriter.ensure(o);
         o.onReady.push((ok) => {
@@ -206,52 +218,34 @@ export class KernelSync {
       }
       this.sendRoute(s, o);
     }
-    for (const o of this.unused) {
+    for (let left = this.unused.length; left > 0; left--) {
       if (this.channel.room === 0) break;
-      this.unused.delete(o);
+      const o = this.unused.shift();
+      if (o === undefined) break;
+      o.collected = false;
       if (this.objects.deletable(o) && this.deviceReady) this.objectWriter.delete(o);
       else if (o.users === 0 && o.kernelUsers === 0 && o.state === 'absent')
-        for (const m of this.objects.forget(o)) this.unused.add(m);
+        for (const m of this.objects.forget(o)) this.collect(m);
     }
     this.channel.flush();
     this.counters.datagrams = this.channel.datagramsSent;
     this.wakeSettled();
-    this.options.pumped?.(this.queue.size);
-  }
-
-  private dequeue(s: KernelRouteState): void {
-    this.queue.delete(s);
-    s.queued = false;
+    this.options.pumped?.(this.queue.length);
   }
 
   private sendRoute(s: KernelRouteState, o: NhObject | undefined): void {
-    const seq = this.channel.nextSeq();
-    const message =
+    // Written straight into the datagram being filled.
+    const ch = this.channel;
+    const seq = ch.nextSeq();
+    const off = ch.reserve(ROUTE_MESSAGE_MAX);
+    const len =
       o === undefined
-        ? encodeRouteDelete(
-            {
-              family: s.family,
-              table: s.table,
-              dst: destinationBytes(s),
-              dstLen: s.dstLen,
-              priority: s.priority,
-            },
-            seq,
-          )
-        : encodeRouteReplace(
-            {
-              family: s.family,
-              table: s.table,
-              dst: destinationBytes(s),
-              dstLen: s.dstLen,
-              nhid: o.id,
-            },
-            seq,
-          );
+        ? writeRouteDelete(ch.buffer, off, s.family, s.table, s.prefix, s.dstLen, s.priority, seq)
+        : writeRouteReplace(ch.buffer, off, s.family, s.table, s.prefix, s.dstLen, o.id, seq);
     s.inFlight = seq;
     s.sentAt = ++this.writes;
     const epoch = this.epoch;
-    this.channel.request(seq, message, (errno) => {
+    ch.commit(seq, len, (errno) => {
       this.routeDone(s, seq, o, epoch, errno);
     });
   }
@@ -333,7 +327,7 @@ export class KernelSync {
       o.kernelUsers = 0;
       o.onReady = [];
       o.failed = undefined;
-      this.unused.add(o);
+      this.collect(o);
     }
     for (const s of this.routes.values()) {
       if (s.kernel !== 'none') this.counters.routesInstalled--;

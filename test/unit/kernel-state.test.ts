@@ -14,9 +14,11 @@ import {
   desiredLegs,
   joinLegs,
   kernelDestination,
+  hopHex,
   maskAddress,
-  memberOf,
+  memberKey,
   newRouteState,
+  removeMember,
   toHex,
 } from '../../src/kernel/route-state.js';
 import { parseIP } from '../../src/model/ip.js';
@@ -67,24 +69,37 @@ describe('kernel route keys and legs', () => {
   it('tells tsbond routes apart by everything but keeps one leg per address', () => {
     const s = newRouteState(4, 100, '10.0.2.0', 24);
     const d = parseDestination('10.0.2.0/24');
-    const members = [
-      memberOf(1, { destination: d, nextHop: natNextHop('2001:db8::a', 1, 2) }),
-      memberOf(1, { destination: d, nextHop: natNextHop('2001:db8::a', 3, 4) }),
-      memberOf(1, {
-        destination: d,
-        nextHop: nextHop('2001:db8::a', { type: 'LOADBALANCER_TARGET' }),
-      }),
-      memberOf(2, { destination: d, nextHop: nextHop('2001:db8::a') }),
+    const routes = [
+      { vni: 1, route: { destination: d, nextHop: natNextHop('2001:db8::a', 1, 2) } },
+      { vni: 1, route: { destination: d, nextHop: natNextHop('2001:db8::a', 3, 4) } },
+      {
+        vni: 1,
+        route: { destination: d, nextHop: nextHop('2001:db8::a', { type: 'LOADBALANCER_TARGET' }) },
+      },
+      { vni: 1, route: { destination: d, nextHop: nextHop('2001:db8::a', { targetVni: 7 }) } },
+      { vni: 2, route: { destination: d, nextHop: nextHop('2001:db8::a') } },
+      { vni: 1, route: { destination: d, nextHop: nextHop('2001:db8::a') } },
+      { vni: 1, route: route('10.0.2.7/24', '2001:db8::a') },
     ];
-    assert.equal(new Set(members).size, 4);
-    for (const m of members) assert.equal(addMember(s, m), true);
-    assert.equal(addMember(s, members[0] ?? ''), false, 'a route counts once');
+    const keys = routes.map((r) => memberKey(r.vni, r.route, s.prefix));
+    assert.equal(new Set(keys).size, routes.length);
+    assert.equal(keys[4], 2, 'a plain route is known by its VNI alone');
+    const hop = hopHex('2001:db8::a');
+    for (const k of keys) assert.equal(addMember(s, hop, k), true);
+    assert.equal(addMember(s, hop, keys[0] ?? ''), false, 'a route counts once');
+    assert.equal(addMember(s, hopHex('2001:db8::b'), keys[0] ?? ''), true, 'another next hop');
+    assert.equal(desiredLegs(s, false), `${hex('2001:db8::a')},${hex('2001:db8::b')}`);
+    assert.equal(removeMember(s, hopHex('2001:db8::b'), keys[0] ?? ''), true);
+    assert.equal(removeMember(s, hopHex('2001:db8::b'), keys[0] ?? ''), false, 'already gone');
     assert.equal(desiredLegs(s, false), hex('2001:db8::a'));
+    for (const k of keys) assert.equal(removeMember(s, hop, k), true);
+    assert.equal(desiredLegs(s, false), undefined);
   });
 
   it('merges the legs found at start while the table is held', () => {
     const s = newRouteState(4, 100, '10.0.1.0', 24);
-    addMember(s, memberOf(1, route('10.0.1.0/24', '2001:db8::b')));
+    const r = route('10.0.1.0/24', '2001:db8::b');
+    addMember(s, hopHex(r.nextHop.address), memberKey(1, r, s.prefix));
     s.held = hex('2001:db8::a');
     assert.equal(desiredLegs(s, true), `${hex('2001:db8::a')},${hex('2001:db8::b')}`);
     assert.equal(desiredLegs(s, false), hex('2001:db8::b'));
