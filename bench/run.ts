@@ -20,7 +20,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 
 import type { ExtraModule } from './lib/extra.js';
 import { progress } from './lib/format.js';
@@ -31,7 +31,7 @@ import { UsageError, helpText, parseOptions, type Options } from './lib/options.
 import { REPO_ROOT, installCleanup } from './lib/procs.js';
 import { printReport } from './lib/report-text.js';
 import { writeMarkdown } from './lib/report-md.js';
-import type { RunResults } from './lib/results.js';
+import { mergeResults, type RunResults } from './lib/results.js';
 import { smokeVerdict } from './lib/smoke.js';
 import { runSuite } from './lib/suite.js';
 import { SERVER_LABEL, peerAvailable, type ServerKind } from './lib/servers.js';
@@ -62,9 +62,25 @@ const mdFile = join(REPO_ROOT, 'BENCHMARKS.md');
 // `report FILE.json`: the tables (and with --markdown BENCHMARKS.md and its chart) again from a
 // saved run, without measuring anything.
 if (o.report !== undefined) {
-  const saved = JSON.parse(readFileSync(o.report.file, 'utf8')) as RunResults;
+  const runs = o.report.files.map((file) => ({
+    file: relative(REPO_ROOT, resolve(file)),
+    r: JSON.parse(readFileSync(file, 'utf8')) as RunResults,
+  }));
+  let saved = runs[0]?.r as RunResults;
+  let savedFile = resolve(o.report.files[0] ?? '');
+  if (runs.length > 1) {
+    saved = mergeResults(runs);
+    savedFile = join(
+      REPO_ROOT,
+      'bench',
+      'results',
+      `merged-${saved.startedAt.replace(/[:.]/g, '-')}.json`,
+    );
+    writeFileSync(savedFile, `${JSON.stringify(saved, null, 2)}\n`);
+    console.log(`merged ${String(runs.length)} runs into ${relative(REPO_ROOT, savedFile)}`);
+  }
   printReport(saved);
-  if (o.report.markdown) await writeMarkdown(saved, mdFile, resolve(o.report.file));
+  if (o.report.markdown) await writeMarkdown(saved, mdFile, savedFile);
   process.exit(0);
 }
 

@@ -11,7 +11,8 @@ export const HELP = `usage: node --import tsx bench/run.ts [BENCHMARK...] [optio
 
 BENCHMARK: fanout, paced-one, storm, client-sync, sync, memory, withdraw, profile, all (default:
            all = comparison mode: everything below; writes BENCHMARKS.md and its chart)
-       or: report FILE.json [--markdown]   tables (and BENCHMARKS.md) again from a saved run
+       or: report FILE.json... [--markdown]   tables (and BENCHMARKS.md) again from saved runs
+           (several files: merged, e.g. parts run one by one)
   fanout       fan-out between N clients (--fleet): ladder of paced rates, then unpaced runs
   paced-one    49 tsbond peers + 1 subscriber without REASSEMBLY (paced by the server) vs
                the same with an unpaced 50th, alternating (issue 10 (b))
@@ -181,7 +182,8 @@ export interface Options {
   /** Values of the extra modules' own options, by option name. */
   readonly extraArgs: Readonly<Record<string, string | boolean | undefined>>;
   /** `report FILE.json`: no measurement. */
-  readonly report: { readonly file: string; readonly markdown: boolean } | undefined;
+  /** Several files: merged (each benchmark from the run that measured it). */
+  readonly report: { readonly files: readonly string[]; readonly markdown: boolean } | undefined;
 }
 
 function list(s: string): string[] {
@@ -303,9 +305,10 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
   const report =
     positionals[0] === 'report'
       ? (() => {
-          const file = positionals[1];
-          if (file === undefined) throw new UsageError('usage: report FILE.json [--markdown]');
-          return { file, markdown: v.markdown === true };
+          const files = positionals.slice(1);
+          if (files.length === 0)
+            throw new UsageError('usage: report FILE.json [FILE.json...] [--markdown]');
+          return { files, markdown: v.markdown === true };
         })()
       : undefined;
   const names = new Set<string>([...BENCHMARKS, 'all', ...extra.map((m) => m.name)]);

@@ -38,6 +38,53 @@ export interface RunResults {
   readonly profile: ProfileSummary | undefined;
   /** Runs not made, and why. */
   readonly skipped?: readonly string[];
+  /** Set when these results merge several runs (`report A.json B.json ...`): one per run. */
+  readonly parts?: readonly RunPart[];
+}
+
+export interface RunPart {
+  readonly file: string;
+  readonly command: string;
+  readonly startedAt: string;
+  readonly durationS?: number;
+  readonly source: string;
+}
+
+/**
+ * Several runs as one (each benchmark taken from the run that measured it): their figures side by
+ * side, the machine and flags of the first, and the list of runs in `parts`. Runs of different
+ * tsbond server flags are refused (every figure would be labelled with the first one's).
+ */
+export function mergeResults(runs: readonly { file: string; r: RunResults }[]): RunResults {
+  const first = runs[0]?.r;
+  if (first === undefined) throw new Error('nothing to merge');
+  for (const { file, r } of runs) {
+    if (JSON.stringify(r.serverFlags ?? null) !== JSON.stringify(first.serverFlags ?? null))
+      throw new Error(`${file}: other tsbond server flags than the first run`);
+  }
+  const all = runs.map((x) => x.r);
+  const extra: Record<string, ExtraResult> = {};
+  for (const r of all) Object.assign(extra, r.extra ?? {});
+  return {
+    ...first,
+    command: all.map((r) => r.command).join('\n'),
+    durationS: all.reduce((n, r) => n + (r.durationS ?? 0), 0),
+    sections: all.flatMap((r) => r.sections ?? []),
+    fanout: all.flatMap((r) => r.fanout),
+    table: all.flatMap((r) => r.table),
+    storm: all.flatMap((r) => r.storm ?? []),
+    clientSync: all.flatMap((r) => r.clientSync ?? []),
+    extra,
+    profile: all.find((r) => r.profile !== undefined)?.profile,
+    skipped: all.flatMap((r) => r.skipped ?? []),
+    parts: runs.map(({ file, r }) => ({
+      file,
+      command: r.command,
+      startedAt: r.startedAt,
+      ...(r.durationS !== undefined && { durationS: r.durationS }),
+      source: r.machine.source,
+    })),
+  };
 }
 
 /**

@@ -255,6 +255,8 @@ export async function queryRoutes(
 export class RowCache {
   private readonly entries = new Map<number, { version: number; rows: RouteRow[] }>();
   private held = 0;
+  /** The version of each VNI at the previous warm() call. */
+  private readonly seen = new Map<number, number>();
   /** Reads under way, per VNI. */
   private readonly reading = new Map<number, { version: number; rows: Promise<RouteRow[]> }>();
 
@@ -270,10 +272,16 @@ export class RowCache {
 
   /**
    * Reads the given VNIs into the cache ahead of a filter (the page's first keystroke would
-   * otherwise pay for walking the table). Stops once the cache is full.
+   * otherwise pay for walking the table), but only VNIs that did not change since the previous
+   * call: a VNI that changes all the time would be read again and again for nothing (its rows are
+   * stale by the next query). Stops once the cache is full.
    */
   async warm(vnis: Iterable<number>, slicer: Slicer): Promise<void> {
     for (const vni of vnis) {
+      const version = this.version(vni);
+      const seen = this.seen.get(vni);
+      this.seen.set(vni, version);
+      if (seen !== version || this.entries.get(vni)?.version === version) continue;
       const known = this.source.vniRouteCount?.(vni) ?? 0;
       if (this.held + known > this.maxRows) return;
       await this.rows(vni, slicer);

@@ -60,6 +60,23 @@ export class Recorder implements RouteHandler {
   }
 }
 
+/** A RouteHandler that only counts (a Recorder's strings would be too many at 100,000 routes). */
+export class CountingHandler implements RouteHandler {
+  adds = 0;
+  removes = 0;
+  /** The routes removed, as `VNI route` lines. */
+  readonly removed: string[] = [];
+
+  addRoute(): void {
+    this.adds++;
+  }
+
+  removeRoute(vni: number, route: Route): void {
+    this.removes++;
+    this.removed.push(`${String(vni)} ${formatRoute(route)}`);
+  }
+}
+
 /** A connected client with a recorder; shut down after the test. */
 export function client(
   t: TestContext,

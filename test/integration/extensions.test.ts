@@ -3,30 +3,15 @@ import { describe, it } from 'node:test';
 
 import { NotEstablishedError, NotSubscribedError, TimeoutError } from '../../src/errors.js';
 import { formatRoute, route, type Route } from '../../src/model/route.js';
-import type { RouteHandler } from '../../src/client/types.js';
 import { encodeRouteUpdate } from '../../src/model/wire-route.js';
 import type { MetalBondServer } from '../../src/server/server.js';
 import { encodeHello, encodeKeepalive, encodeSynced } from '../../src/wire/encode.js';
 import { ALL_FEATURES } from '../../src/wire/messages.js';
-import { client, clientUntil, Recorder } from '../helpers/recorder.js';
+import { client, clientUntil, CountingHandler, Recorder } from '../helpers/recorder.js';
 import { RawServer, type RawPeer } from '../helpers/raw-peer.js';
 import { rawPeer, startServer } from '../helpers/server-fixture.js';
 import { MetalBondClient } from '../../src/client/client.js';
 import { encodeSubscribe } from '../../src/wire/encode.js';
-
-/** Counts handler calls (a recorder's strings would be too many at 100,000 routes). */
-class CountingHandler implements RouteHandler {
-  adds = 0;
-  removes = 0;
-  readonly removed: string[] = [];
-  addRoute(): void {
-    this.adds++;
-  }
-  removeRoute(vni: number, r: Route): void {
-    this.removes++;
-    this.removed.push(`${String(vni)} ${formatRoute(r)}`);
-  }
-}
 
 const addr = (s: MetalBondServer): string => `[::1]:${String(s.address.port)}`;
 const r = (i: number): Route =>

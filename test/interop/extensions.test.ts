@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 
 import { encodeRouteUpdate } from '../../src/model/wire-route.js';
-import { formatRoute, route, type Route } from '../../src/model/route.js';
+import { formatRoute, route } from '../../src/model/route.js';
 import { MetalBondClient } from '../../src/client/client.js';
-import type { RouteHandler } from '../../src/client/types.js';
 import { encodeKeepalive } from '../../src/wire/encode.js';
 import { ALL_FEATURES, MessageType } from '../../src/wire/messages.js';
 import { RawPeer } from '../helpers/raw-peer.js';
+import { CountingHandler } from '../helpers/recorder.js';
 import { splitFrames } from './helpers/frames.js';
 import { GoClient, GoServer } from './helpers/go.js';
 import { requirePeers, PEER_BUILD_TIMEOUT_MS, warmPeers } from './helpers/peers.js';
@@ -185,20 +185,6 @@ describe('tsbond extensions next to Go MetalBond and rustbond', () => {
     },
   );
 });
-
-/** Counts handler calls (recorder strings would be too many at 100,000 routes). */
-class CountingHandler implements RouteHandler {
-  adds = 0;
-  removes = 0;
-  readonly removed: string[] = [];
-  addRoute(): void {
-    this.adds++;
-  }
-  removeRoute(vni: number, r: Route): void {
-    this.removes++;
-    this.removed.push(`${String(vni)} ${formatRoute(r)}`);
-  }
-}
 
 describe('graceful restart against a Go MetalBond server (settle rule)', () => {
   it(

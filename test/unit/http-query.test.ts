@@ -135,6 +135,8 @@ describe('route queries', () => {
     );
     const cache = new RowCache(src, 250);
     await cache.warm([1, 2, 3], new Slicer());
+    assert.equal(walked.size, 0, 'a first look reads nothing (the VNIs may be changing)');
+    await cache.warm([1, 2, 3], new Slicer());
     assert.deepEqual(
       [...walked],
       [
@@ -146,9 +148,18 @@ describe('route queries', () => {
     assert.equal(r.matched, 100);
     assert.equal(walked.get(1), 1, 'the filter scanned the cached rows');
 
+    // A table that changes between two looks is not read ahead (it would be stale at once).
+    let version = 0;
+    const busy = new RowCache({ ...src, changes: () => ({ total: version++ }) }, 250);
+    const before = walked.get(3);
+    await busy.warm([3], new Slicer());
+    await busy.warm([3], new Slicer());
+    assert.equal(walked.get(3), before, 'a changing VNI is not warmed');
+
     // A query arriving while the warm-up reads a VNI waits for that read instead of repeating it.
     const fresh = new RowCache(src, 250);
     const slow = new Slicer(0); // yields every 16 rows: the read spans event-loop turns
+    await fresh.warm([3], slow);
     const warming = fresh.warm([3], slow);
     const q3 = await queryRoutes(src, q('vni=3&prefix=10.0.0.'), new Slicer(), 1000, fresh);
     await warming;
