@@ -10,7 +10,7 @@ import { AuthorizationLoader } from '../access/authorization-loader.js';
 import { parseCidr } from '../access/cidr.js';
 import { DEFAULT_LIMITS, type Limits } from '../access/limits.js';
 import { TlsCredentials } from '../access/tls.js';
-import { MetalBondError } from '../errors.js';
+import { listParser } from './common.js';
 import type { Logger } from '../log.js';
 import type { ServerConfig } from '../server/config.js';
 import type { MetalBondServer } from '../server/server.js';
@@ -29,22 +29,6 @@ export interface ServerAccessFlags extends TlsFlags {
   maxRoutesPerPeerPerVni: number;
   maxSubscriptionsPerPeer: number;
   maxConnections: number;
-}
-
-function repeatable(parse: (v: string) => string) {
-  return (value: string, previous: string[] | undefined): string[] => {
-    const out = [...(previous ?? [])];
-    for (const part of value.split(',')) {
-      const v = part.trim();
-      if (v === '') continue;
-      try {
-        out.push(parse(v));
-      } catch (e) {
-        throw new CommanderArgError(e instanceof MetalBondError ? e.message : String(e));
-      }
-    }
-    return out;
-  };
 }
 
 function count(value: string): number {
@@ -69,7 +53,7 @@ export function serverAccessOptions(): Option[] {
       'accept connections only from these prefixes (repeatable or comma-separated; others are closed before any reply)',
     )
       .argParser(
-        repeatable((v) => {
+        listParser((v) => {
           parseCidr(v);
           return v;
         }),

@@ -11,7 +11,6 @@ import {
 } from '../client/client.js';
 import type { TlsCredentials } from '../access/tls.js';
 import { clientTlsFlagOptions, tlsCredentialsFrom, type TlsFlags } from './access-options.js';
-import { MetalBondError } from '../errors.js';
 import { clientStatusSource } from '../http/client-source.js';
 import { parseAnnouncement, type Announcement } from '../model/announcement.js';
 import { parseVni, type Route } from '../model/route.js';
@@ -26,6 +25,7 @@ import {
   parseDuration,
   parseSeconds,
   type LogFlags,
+  listParser,
 } from './common.js';
 import { formatRouteChange } from './format.js';
 import { httpOptions, startHttpFromFlags, type HttpFlags } from './http-options.js';
@@ -44,22 +44,6 @@ interface ClientFlags extends LogFlags, HttpFlags, TlsFlags, KernelFlags {
   maxHandlerCalls: number;
 }
 
-function argParser<T>(parse: (s: string) => T): (value: string, previous: T[] | undefined) => T[] {
-  return (value, previous) => {
-    const out = [...(previous ?? [])];
-    for (const part of value.split(',')) {
-      const v = part.trim();
-      if (v === '') continue;
-      try {
-        out.push(parse(v));
-      } catch (e) {
-        throw new CommanderArgError(e instanceof MetalBondError ? e.message : String(e));
-      }
-    }
-    return out;
-  };
-}
-
 export function clientCommand(): Command {
   const cmd = new Command('client')
     .description(
@@ -68,7 +52,7 @@ export function clientCommand(): Command {
     .requiredOption(
       '-s, --server <addr>',
       'server address HOST:PORT, or tls://HOST:PORT for mutual TLS (repeatable, or comma-separated)',
-      argParser((s) => {
+      listParser((s) => {
         parseServerAddress(s);
         return s;
       }),
@@ -76,14 +60,14 @@ export function clientCommand(): Command {
     .option(
       '-v, --vni <vni>',
       'VNI to subscribe to (repeatable, or comma-separated)',
-      argParser(parseVni),
+      listParser(parseVni),
       [],
     )
-    .option('--subscribe <vni>', 'same as --vni', argParser(parseVni), [])
+    .option('--subscribe <vni>', 'same as --vni', listParser(parseVni), [])
     .option(
       '-a, --announce <route>',
       'route to announce: VNI#PREFIX@NEXTHOP[#TYPE[#FROM#TO]] or VNI#PREFIX#NEXTHOP[#TYPE][#FROM#TO] (repeatable)',
-      argParser(parseAnnouncement),
+      listParser(parseAnnouncement),
       [],
     )
     .option('--keepalive <seconds>', 'keepalive interval offered to servers', parseSeconds, 5);

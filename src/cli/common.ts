@@ -71,6 +71,28 @@ export function parseDuration(value: string): number {
   return Number(value);
 }
 
+/**
+ * A repeatable, comma-separated flag: each value parsed by `parse`, appended to the previous ones;
+ * a typed error of ours becomes commander's one-line usage error.
+ */
+export function listParser<T>(
+  parse: (s: string) => T,
+): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => {
+    const out = [...(previous ?? [])];
+    for (const part of value.split(',')) {
+      const v = part.trim();
+      if (v === '') continue;
+      try {
+        out.push(parse(v));
+      } catch (e) {
+        throw new CommanderArgError(e instanceof MetalBondError ? e.message : String(e));
+      }
+    }
+    return out;
+  };
+}
+
 /** A whole number >= 1. */
 export function parseCount(value: string): number {
   if (!/^[0-9]+$/.test(value) || Number(value) < 1) {

@@ -1,80 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
 import { route } from '../../src/model/route.js';
+import { runCli, type CliRun } from '../helpers/cli-process.js';
 import { client } from '../helpers/recorder.js';
 import { startServer } from '../helpers/server-fixture.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
-
-interface Run {
-  proc: ChildProcess;
-  stdout: string[];
-  stderr: string[];
-  exited: Promise<number | null>;
-  waitLine(stream: 'stdout' | 'stderr', re: RegExp, timeoutMs?: number): Promise<string>;
-}
-
-function tsbond(t: TestContext, args: string[]): Run {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
-  });
-  const lines = { stdout: [] as string[], stderr: [] as string[] };
-  const waiters: (() => void)[] = [];
-  for (const name of ['stdout', 'stderr'] as const) {
-    let buf = '';
-    proc[name].setEncoding('utf8');
-    proc[name].on('data', (chunk: string) => {
-      buf += chunk;
-      const parts = buf.split('\n');
-      buf = parts.pop() ?? '';
-      lines[name].push(...parts);
-      for (const w of waiters.splice(0)) w();
-    });
-  }
-  const exited = once(proc, 'exit').then(([code]) => code as number | null);
-  void exited.then(() => {
-    for (const w of waiters.splice(0)) w();
-  });
-  return {
-    proc,
-    ...lines,
-    exited,
-    async waitLine(stream, re, timeoutMs = 10000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const hit = lines[stream].find((l) => re.test(l));
-        if (hit !== undefined) return hit;
-        if (proc.exitCode !== null)
-          throw new Error(
-            `exited ${String(proc.exitCode)} before ${String(re)}; stderr: ${lines.stderr.join('\n')}`,
-          );
-        const left = deadline - Date.now();
-        if (left <= 0)
-          throw new Error(
-            `timeout waiting for ${String(re)}; ${stream}: ${lines[stream].join('\n')}`,
-          );
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          waiters.push(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      }
-    },
-  };
-}
+const tsbond = (t: TestContext, args: string[]): CliRun => runCli(t, args);
 
 async function freePort(): Promise<number> {
   const s = createServer();

@@ -5,74 +5,16 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { describe, it, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 
+import { runCli, type CliRun } from '../helpers/cli-process.js';
 import { SKIP, eventually, netns, type Netns } from './netns.js';
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const A = '2001:db8::a';
 const B = '2001:db8::b';
 
-interface Run {
-  proc: ChildProcess;
-  lines: { stdout: string[]; stderr: string[] };
-  exited: Promise<number | null>;
-  waitLine(stream: 'stdout' | 'stderr', re: RegExp, timeoutMs?: number): Promise<string>;
-}
-
-function tsbond(t: TestContext, ns: Netns, args: string[], prefix: string[] = []): Run {
-  const proc = spawn(
-    'ip',
-    ['netns', 'exec', ns.name, ...prefix, process.execPath, '--import', 'tsx', MAIN, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  t.after(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  });
-  const lines = { stdout: [] as string[], stderr: [] as string[] };
-  const waiters: (() => void)[] = [];
-  for (const name of ['stdout', 'stderr'] as const) {
-    let buf = '';
-    proc[name].setEncoding('utf8');
-    proc[name].on('data', (chunk: string) => {
-      buf += chunk;
-      const parts = buf.split('\n');
-      buf = parts.pop() ?? '';
-      lines[name].push(...parts);
-      for (const w of waiters.splice(0)) w();
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => {
-    proc.on('close', (code) => {
-      for (const w of waiters.splice(0)) w();
-      resolve(code);
-    });
-  });
-  const waitLine = (stream: 'stdout' | 'stderr', re: RegExp, timeoutMs = 15_000): Promise<string> =>
-    new Promise((resolve, reject) => {
-      const deadline = Date.now() + timeoutMs;
-      const check = (): void => {
-        const hit = lines[stream].find((l) => re.test(l));
-        if (hit !== undefined) {
-          resolve(hit);
-          return;
-        }
-        if (Date.now() > deadline || proc.exitCode !== null) {
-          reject(
-            new Error(
-              `no ${String(re)} on ${stream}:\n${lines[stream].join('\n')}\n${lines.stderr.join('\n')}`,
-            ),
-          );
-          return;
-        }
-        waiters.push(check);
-        setTimeout(check, 100);
-      };
-      check();
-    });
-  return { proc, lines, exited, waitLine };
+function tsbond(t: TestContext, ns: Netns, args: string[], prefix: string[] = []): CliRun {
+  return runCli(t, args, { prefix: ['ip', 'netns', 'exec', ns.name, ...prefix], waitMs: 15_000 });
 }
 
 async function startServer(t: TestContext, ns: Netns): Promise<void> {
@@ -81,9 +23,9 @@ async function startServer(t: TestContext, ns: Netns): Promise<void> {
 }
 
 /** One line on stderr, a non-zero exit. */
-async function failsWith(run: Run, re: RegExp, code: number): Promise<void> {
-  assert.equal(await run.exited, code, run.lines.stderr.join('\n'));
-  const text = run.lines.stderr.filter((l) => l.trim() !== '');
+async function failsWith(run: CliRun, re: RegExp, code: number): Promise<void> {
+  assert.equal(await run.exited, code, run.stderr.join('\n'));
+  const text = run.stderr.filter((l) => l.trim() !== '');
   assert.ok(
     text.some((l) => re.test(l)),
     text.join('\n'),
