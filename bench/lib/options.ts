@@ -54,7 +54,8 @@ Fan-out
   --fleet-repeat N     unpaced runs of the plain and mixed fleets (default 3 for 'all', else 1)
   --paced-repeat N     rounds of paced-one (each: baseline run, then paced run) (default 3 for
                        'all', else 1)
-  --view-drain-timeout S  longest wait for paced receivers to drain after the stop (default 300)
+  --view-drain-timeout S  longest wait for paced receivers to drain after the stop (default
+                       900; given up sooner when nothing arrives for 30 s)
   --limit-per-client N each publisher stops by itself after N updates (whole batches; default
                        0 = no limit; smoke: 10000, so that its volume is bounded whatever the
                        server's speed)
@@ -248,7 +249,7 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
     repeat: { type: 'string' },
     'fleet-repeat': { type: 'string' },
     'paced-repeat': { type: 'string' },
-    'view-drain-timeout': { type: 'string', default: '300' },
+    'view-drain-timeout': { type: 'string', default: '900' },
     'limit-per-client': { type: 'string', default: '0' },
     workers: { type: 'string', default: '2' },
     cycle: { type: 'string', default: '64' },

@@ -54,6 +54,15 @@ function track(c: ChildProcess): ChildProcess {
   return c;
 }
 
+/**
+ * Node flags for profiling the bench's own processes: with TSBOND_BENCH_CPU_PROF=DIR every
+ * TypeScript process forked (servers, clients, workers) writes a V8 CPU profile into DIR.
+ */
+function profileFlags(): string[] {
+  const dir = process.env.TSBOND_BENCH_CPU_PROF;
+  return dir === undefined || dir === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
 /** Forks a TypeScript script of this repo (run through tsx) with an IPC channel. */
 export function forkTs(
   script: string,
@@ -64,7 +73,7 @@ export function forkTs(
   return track(
     fork(`${REPO_ROOT}${script}`, [...args], {
       cwd: REPO_ROOT,
-      execArgv: ['--import', 'tsx', ...nodeFlags],
+      execArgv: ['--import', 'tsx', ...nodeFlags, ...profileFlags()],
       stdio,
     }),
   );

@@ -29,14 +29,12 @@ import {
   type Route,
   type Vni,
 } from '../model/route.js';
-import { fieldsRoute } from '../model/validate.js';
 import { canonicalRoute, encodeRouteUpdate, routeFromKey } from '../model/wire-route.js';
 import { AddResult, ClientRoutes, type HeldRoute } from '../routing/client-routes.js';
 import type { RouteKindCount } from '../server/info.js';
 import type { SessionStats } from '../session/session.js';
 import { TrafficSum, routeKindCounts, type Traffic } from '../session/traffic.js';
 import { SessionState } from '../session/state.js';
-import type { UpdateFields } from '../wire/decode.js';
 import { RefusedKind, type RefusedMessage } from '../wire/messages.js';
 import { destinationKeyOf } from '../wire/route-key.js';
 import { ServerConnection, type ConnectionHost, type SyncVia } from './connection.js';
@@ -89,7 +87,9 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
   private closed = false;
   private lastState: ClientState;
   /** The UPDATE being added (its route is built from it for the handler). */
-  private adding: { key: string; f: UpdateFields } | undefined;
+  /** The route being added (routeAdded()): its server and key. */
+  private addingFrom: ServerConnection | undefined;
+  private addingKey: string | undefined;
   /** Waiters re-checked on every state or sync change. */
   private readonly waiters = new Waiters(() => this.closed);
   /** Traffic of the sessions that ended. */
@@ -378,24 +378,34 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
   }
 
   isAnnounced(key: string): boolean {
-    return this.announced.has(key);
+    return this.announced.size > 0 && this.announced.has(key);
   }
 
-  routeAdded(conn: ServerConnection, key: string, vni: Vni, f: UpdateFields): AddResult {
-    this.adding = { key, f };
+  routeAdded(conn: ServerConnection, key: string, vni: Vni): AddResult {
+    this.addingFrom = conn;
+    this.addingKey = key;
     try {
-      return this.routes.add(conn.index, key, vni, destinationKeyOf(key));
+      return this.routes.add(conn.index, key, vni);
     } finally {
-      this.adding = undefined;
+      this.addingFrom = undefined;
+      this.addingKey = undefined;
     }
   }
 
-  routeRemoved(conn: ServerConnection, key: string): void {
-    this.routes.removeFresh(conn.index, key);
+  routeRemoved(conn: ServerConnection, key: string): boolean {
+    return this.routes.removeFresh(conn.index, key);
   }
 
-  routeStale(conn: ServerConnection, key: string): void {
-    this.routes.markStale(conn.index, key);
+  vniRemoved(conn: ServerConnection, vni: Vni): void {
+    this.routes.removeFreshVni(conn.index, vni);
+  }
+
+  routesOf(conn: ServerConnection): number {
+    return this.routes.freshCount(conn.index);
+  }
+
+  sessionLost(conn: ServerConnection, each: (key: string, vni: Vni) => void): number {
+    return this.routes.sessionLost(conn.index, each);
   }
 
   staleDropped(conn: ServerConnection, key: string): void {
@@ -478,28 +488,31 @@ export class MetalBondClient extends EventEmitter<ClientEvents> implements Conne
 
   /** A handler call decided by the route view (in order, through the bounded queue). */
   private handlerCall(action: 'add' | 'remove', vni: Vni, key: string): void {
-    const a = this.adding;
-    const route = a?.key === key ? fieldsRoute(a.f) : routeFromKey(key).route;
-    const change: RouteChangeEvent = { action, vni, route };
-    this.calls.call(key, () => {
-      if (action === 'add') this.counters.routesAdded++;
-      else this.counters.routesRemoved++;
-      this.emitSafely('route', change);
-      try {
-        const r =
-          action === 'add'
-            ? this.handler.addRoute(vni, route)
-            : this.handler.removeRoute(vni, route);
-        return r instanceof Promise
-          ? r.catch((e: unknown) => {
-              this.handlerFailed(e, change);
-            })
-          : undefined;
-      } catch (e) {
-        this.handlerFailed(e, change);
-        return undefined;
-      }
-    });
+    const from = this.addingFrom;
+    const route =
+      from !== undefined && this.addingKey === key ? from.frameRoute() : routeFromKey(key).route;
+    const calls = this.calls;
+    if (calls.canStart(key)) calls.started(key, this.runHandler(action, vni, route));
+    else calls.call(key, () => this.runHandler(action, vni, route));
+  }
+
+  /** One handler call (and the 'route' event); returns the handler's promise, if any. */
+  private runHandler(action: 'add' | 'remove', vni: Vni, route: Route): unknown {
+    if (action === 'add') this.counters.routesAdded++;
+    else this.counters.routesRemoved++;
+    if (this.listenerCount('route') > 0) this.emitSafely('route', { action, vni, route });
+    try {
+      const r =
+        action === 'add' ? this.handler.addRoute(vni, route) : this.handler.removeRoute(vni, route);
+      return r instanceof Promise
+        ? r.catch((e: unknown) => {
+            this.handlerFailed(e, { action, vni, route });
+          })
+        : undefined;
+    } catch (e) {
+      this.handlerFailed(e, { action, vni, route });
+      return undefined;
+    }
   }
 
   private handlerFailed(e: unknown, change: RouteChangeEvent): void {

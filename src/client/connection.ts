@@ -11,10 +11,12 @@ import { clientTlsOptions, type TlsCredentials } from '../access/tls.js';
 
 import { IoError, type MetalBondError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Vni } from '../model/route.js';
+import type { Route, Vni } from '../model/route.js';
 import {
   INVALID_UPDATE_LOG_LIMIT,
+  canonicalPayloadRoute,
   fieldsInvalidReason,
+  fieldsRoute,
   fieldsRouteKey,
 } from '../model/validate.js';
 import type { HostPort } from '../net-address.js';
@@ -23,6 +25,7 @@ import { KEEPALIVE_TIMEOUT_FACTOR } from '../session/handshake.js';
 import type { PacingOptions } from '../session/pacing.js';
 import { Session, type SessionHandler, type SessionStats } from '../session/session.js';
 import { SessionState } from '../session/state.js';
+import { canonicalUpdateKeyStart, fastResult, latin1 } from '../wire/canonical-fast.js';
 import { UpdateFields } from '../wire/decode.js';
 import { encodeSubscribe, encodeUnsubscribe } from '../wire/encode.js';
 import { HEADER_SIZE, RefusedKind, WireAction, type RefusedMessage } from '../wire/messages.js';
@@ -46,12 +49,19 @@ export interface ConnectionHost {
   announcementFrames(): Iterable<Buffer>;
   /** Whether we announce the route with this key ourselves. */
   isAnnounced(key: string): boolean;
-  /** A route the server reports in its current session (parsed in `f`, valid during the call). */
-  routeAdded(conn: ServerConnection, key: string, vni: Vni, f: UpdateFields): AddResult;
-  /** The server withdrew a route of its current session. */
-  routeRemoved(conn: ServerConnection, key: string): void;
-  /** The session was lost: the route the server carried becomes stale for it. */
-  routeStale(conn: ServerConnection, key: string): void;
+  /** A route the server reports in its current session (conn.frameRoute() is its route). */
+  routeAdded(conn: ServerConnection, key: string, vni: Vni): AddResult;
+  /** The server withdrew a route of its current session; whether it had sent it. */
+  routeRemoved(conn: ServerConnection, key: string): boolean;
+  /** The server's routes of the current session in `vni` are forgotten (we unsubscribed). */
+  vniRemoved(conn: ServerConnection, vni: Vni): void;
+  /** Routes the server carries in its current session. */
+  routesOf(conn: ServerConnection): number;
+  /**
+   * The session was lost: every route the server carried becomes stale for it (`each` is told
+   * each one); returns how many.
+   */
+  sessionLost(conn: ServerConnection, each: (key: string, vni: Vni) => void): number;
   /** The server's stale copy of a route is dropped (re-synced without it, or expired). */
   staleDropped(conn: ServerConnection, key: string): void;
   synced(conn: ServerConnection, vni: Vni, via: SyncVia): void;
@@ -89,8 +99,6 @@ export interface ConnectionOptions {
 export class ServerConnection implements SessionHandler {
   state: SessionState = SessionState.CONNECTING;
   lastError: MetalBondError | undefined;
-  /** Routes received on the current session: key -> VNI. */
-  readonly received = new Map<string, Vni>();
   /** Routes of lost sessions not re-sent yet, per VNI. */
   readonly stale = new Map<Vni, Set<string>>();
   /** VNIs subscribed on the current session (never SUBSCRIBE twice on one session). */
@@ -119,6 +127,9 @@ export class ServerConnection implements SessionHandler {
   private closing = false;
   private readonly backoff: Backoff;
   private readonly fields = new UpdateFields();
+  /** The UPDATE being handled, when canonical: its buffer and where its key starts. */
+  private frameBuf: Buffer | undefined;
+  private frameKeyStart = 0;
   readonly log: Logger;
 
   constructor(
@@ -134,6 +145,11 @@ export class ServerConnection implements SessionHandler {
 
   get established(): boolean {
     return this.state === SessionState.ESTABLISHED;
+  }
+
+  /** Routes the server carries in the current session. */
+  routesOf(): number {
+    return this.host.routesOf(this);
   }
 
   /** Routes of lost sessions not re-sent or dropped yet. */
@@ -209,12 +225,7 @@ export class ServerConnection implements SessionHandler {
         this.countSent(frame);
       }
     }
-    for (const [key, v] of [...this.received]) {
-      if (v === vni) {
-        this.received.delete(key);
-        this.host.routeRemoved(this, key);
-      }
-    }
+    this.host.vniRemoved(this, vni);
     this.dropStale(vni, 'unsubscribe');
   }
 
@@ -295,37 +306,61 @@ export class ServerConnection implements SessionHandler {
   }
 
   onUpdate(_session: Session, buf: Buffer, start: number, end: number): void {
-    const f = this.fields.parse(buf, start, end);
-    const reason = fieldsInvalidReason(f);
-    if (reason !== undefined) {
-      this.host.counters.invalidUpdates++;
-      if (++this.invalidUpdates <= INVALID_UPDATE_LOG_LIMIT)
-        this.log.warn({ reason }, 'invalid UPDATE from server dropped');
-      return;
+    // Canonical payloads (what Go, rustbond and tsbond servers send) are validated in one pass and
+    // their key is the payload itself; anything else takes the general decoder.
+    let key: string;
+    let vni: Vni;
+    let remove: boolean;
+    const keyStart = canonicalUpdateKeyStart(buf, start, end);
+    if (keyStart >= 0) {
+      vni = fastResult.vni;
+      remove = fastResult.action === WireAction.REMOVE;
+      key = latin1(buf, keyStart, end);
+      this.frameBuf = buf;
+      this.frameKeyStart = keyStart;
+    } else {
+      const f = this.fields.parse(buf, start, end);
+      const reason = fieldsInvalidReason(f);
+      if (reason !== undefined) {
+        this.host.counters.invalidUpdates++;
+        if (++this.invalidUpdates <= INVALID_UPDATE_LOG_LIMIT)
+          this.log.warn({ reason }, 'invalid UPDATE from server dropped');
+        return;
+      }
+      vni = f.vni;
+      remove = f.action === WireAction.REMOVE;
+      key = fieldsRouteKey(f);
+      this.frameBuf = undefined;
     }
-    const vni = f.vni;
     // Frames of a VNI we unsubscribed may still be in flight: ignored.
     if (!this.sessionSubscriptions.has(vni)) return;
     this.sync?.update(Date.now());
-    const key = fieldsRouteKey(f);
     const counters = this.host.counters;
     counters.updatesReceived++;
-    if (f.action === WireAction.REMOVE) {
+    if (remove) {
       counters.removesReceived++;
-      if (this.received.delete(key)) this.host.routeRemoved(this, key);
+      this.host.routeRemoved(this, key);
     } else if (this.host.isAnnounced(key)) {
       // Our own route echoed back (Go and rustbond servers do in snapshots): never ours to install,
       // and no REMOVE would ever come for it once we withdraw.
       this.echoes++;
-    } else if (!this.received.has(key)) {
-      // A duplicate ADD (Go servers send them) changes nothing.
-      this.received.set(key, vni);
-      if (this.host.routeAdded(this, key, vni, f) === AddResult.CONFIRMED) {
-        this.stale.get(vni)?.delete(key);
-        this.staleCount--;
-        this.confirmed.set(vni, (this.confirmed.get(vni) ?? 0) + 1);
-      }
+    } else if (this.host.routeAdded(this, key, vni) === AddResult.CONFIRMED) {
+      // (A duplicate ADD from this server, which Go servers send, changes nothing.)
+      this.stale.get(vni)?.delete(key);
+      this.staleCount--;
+      this.confirmed.set(vni, (this.confirmed.get(vni) ?? 0) + 1);
     }
+  }
+
+  /**
+   * The route of the UPDATE being handled (valid only during routeAdded(), whose `key` it is):
+   * read from the frame, which is cheaper than from the key.
+   */
+  frameRoute(): Route {
+    const b = this.frameBuf;
+    return b !== undefined
+      ? canonicalPayloadRoute(b, this.frameKeyStart)
+      : fieldsRoute(this.fields);
   }
 
   onSynced(_session: Session, vni: Vni): void {
@@ -357,7 +392,6 @@ export class ServerConnection implements SessionHandler {
     this.settleTimer = undefined;
     if (this.closing) {
       // Client shutdown: the handler keeps what it holds (documented), nothing to hand over.
-      this.received.clear();
       this.stale.clear();
       this.staleCount = 0;
       return;
@@ -370,17 +404,14 @@ export class ServerConnection implements SessionHandler {
 
   /** What the lost session carried becomes stale, for the hold time (0: dropped at once). */
   private sessionLost(): void {
-    const n = this.received.size;
-    for (const [key, vni] of this.received) {
-      this.host.routeStale(this, key);
+    const n = this.host.sessionLost(this, (key, vni) => {
       let set = this.stale.get(vni);
       if (set === undefined) {
         set = new Set();
         this.stale.set(vni, set);
       }
       set.add(key);
-    }
-    this.received.clear();
+    });
     this.staleCount += n;
     this.confirmed.clear();
     if (n > 0) this.host.staleRoutes(this, 'stale', undefined, n);

@@ -34,14 +34,41 @@ export class HandlerQueue {
     return this.queue.length - this.head;
   }
 
-  /** Makes a handler call for route `key` now, or when there is room and its route is free. */
+  /**
+   * Makes a handler call for route `key` now, or when there is room and its route is free. `run`
+   * handles its own errors (it must not throw; its promise never rejects).
+   */
   call(key: string, run: () => unknown): void {
-    if (this.head === this.queue.length && this.inFlight < this.max && !this.busy.has(key)) {
-      this.start(key, run);
+    if (this.canStart(key)) {
+      this.started(key, run());
       return;
     }
     this.queue.push({ key, run });
     this.update();
+  }
+
+  /**
+   * Whether a call for `key` may run now (nothing waits, there is room, its route is free): the
+   * caller then runs it itself and hands its result to started(), with no closure to allocate.
+   */
+  canStart(key: string): boolean {
+    return (
+      this.head === this.queue.length &&
+      this.inFlight < this.max &&
+      (this.busy.size === 0 || !this.busy.has(key))
+    );
+  }
+
+  /** A call for `key` ran (after canStart()); `result` is what it returned. */
+  started(key: string, result: unknown): void {
+    if (!(result instanceof Promise)) return;
+    this.inFlight++;
+    this.busy.add(key);
+    if (this.inFlight >= this.max) this.update();
+    const settled = (): void => {
+      this.settled(key);
+    };
+    result.then(settled, settled);
   }
 
   /** Runs `run` once every call made or queued before it has settled. */
@@ -52,19 +79,6 @@ export class HandlerQueue {
     }
     this.queue.push({ key: undefined, run });
     this.update();
-  }
-
-  /** Runs a call; `run` handles its own errors (it must not throw; its promise never rejects). */
-  private start(key: string, run: () => unknown): void {
-    const r = run();
-    if (!(r instanceof Promise)) return;
-    this.inFlight++;
-    this.busy.add(key);
-    if (this.inFlight >= this.max) this.update();
-    const settled = (): void => {
-      this.settled(key);
-    };
-    r.then(settled, settled);
   }
 
   private settled(key: string): void {
@@ -83,7 +97,7 @@ export class HandlerQueue {
       } else {
         if (this.inFlight >= this.max || this.busy.has(t.key)) break;
         this.head++;
-        this.start(t.key, t.run);
+        this.started(t.key, t.run());
       }
     }
     if (this.head === this.queue.length) {

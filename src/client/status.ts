@@ -46,7 +46,7 @@ export function serverStatus(c: ServerConnection): ServerStatus {
     queuedBytes: any?.queuedBytes ?? 0,
     keepaliveRttMs: c.lastRttMs,
     establishedSince: s?.establishedAt,
-    routes: c.received.size,
+    routes: c.routesOf(),
     staleRoutes: c.staleRoutes,
     holdEndsAt: c.holdEndsAt === 0 ? undefined : new Date(c.holdEndsAt),
     synced: sorted(c.sync?.synced),

@@ -120,6 +120,39 @@ export function formatIPv6(b: Uint8Array, offset = 0): string {
   return out;
 }
 
+/** Slots of an AddressTextCache (a power of two). */
+const TEXT_CACHE_SLOTS = 256;
+
+/**
+ * formatIPv6 memoised in a small direct-mapped cache: a route table has few distinct next hops
+ * (one underlay address per hypervisor) shared by many routes, so most lookups are a 16-byte
+ * compare instead of formatting. Same results as formatIPv6.
+ */
+export class AddressTextCache {
+  private readonly bytes = new Uint8Array(TEXT_CACHE_SLOTS * 16);
+  private readonly texts: (string | undefined)[] = new Array<string | undefined>(
+    TEXT_CACHE_SLOTS,
+  ).fill(undefined);
+
+  formatIPv6(b: Uint8Array, offset = 0): string {
+    const slot =
+      ((b[offset + 15] ?? 0) ^ ((b[offset + 14] ?? 0) << 3) ^ ((b[offset + 11] ?? 0) << 5)) &
+      (TEXT_CACHE_SLOTS - 1);
+    const at = slot * 16;
+    const cached = this.texts[slot];
+    const bytes = this.bytes;
+    if (cached !== undefined) {
+      let i = 0;
+      while (i < 16 && bytes[at + i] === b[offset + i]) i++;
+      if (i === 16) return cached;
+    }
+    const text = formatIPv6(b, offset);
+    for (let i = 0; i < 16; i++) bytes[at + i] = b[offset + i] ?? 0;
+    this.texts[slot] = text;
+    return text;
+  }
+}
+
 export function formatIP(b: Uint8Array): string {
   return b.length === 4 ? formatIPv4(b) : formatIPv6(b);
 }

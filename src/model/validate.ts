@@ -8,7 +8,7 @@ import type { UpdateFields } from '../wire/decode.js';
 import type { UpdateMessage } from '../wire/messages.js';
 import { WireAction, WireIpVersion, WireNextHopType } from '../wire/messages.js';
 import { canonicalRouteKey } from '../wire/route-key.js';
-import { formatIPv4, formatIPv6 } from './ip.js';
+import { AddressTextCache, formatIPv4, formatIPv6 } from './ip.js';
 import { NEXT_HOP_TYPES, type Route, type Vni } from './route.js';
 
 export type RouteAction = 'ADD' | 'REMOVE';
@@ -125,6 +125,8 @@ export function fieldsRouteKey(f: UpdateFields): string {
  * The route of a valid parsed UPDATE. NAT ports of a non-NAT hop are dropped (they are never sent,
  * so keeping them would make two routes that look identical on the wire).
  */
+const nextHopText = new AddressTextCache();
+
 export function fieldsRoute(f: UpdateFields): Route {
   const b = f.buf;
   const v4 = f.prefixEnd - f.prefixStart === 4;
@@ -136,11 +138,89 @@ export function fieldsRoute(f: UpdateFields): Route {
       prefixLength: f.prefixLength,
     },
     nextHop: {
-      address: formatIPv6(b, f.addressStart),
+      address: nextHopText.formatIPv6(b, f.addressStart),
       targetVni: f.targetVni,
       type: NEXT_HOP_TYPES[f.hopType] ?? 'STANDARD',
       natPortRangeFrom: nat ? f.natFrom : 0,
       natPortRangeTo: nat ? f.natTo : 0,
+    },
+  };
+}
+
+/** Reads a uint32 varint at `p` into varintValue; returns its end. */
+function readVarint(b: Uint8Array, p: number): number {
+  let v = 0;
+  let mul = 1;
+  for (;;) {
+    const c = b[p++] ?? 0;
+    v += (c & 0x7f) * mul;
+    if (c < 0x80) break;
+    mul *= 128;
+  }
+  varintValue = v;
+  return p;
+}
+
+/** Value of the last readVarint() (module scratch: the caller reads it at once). */
+let varintValue = 0;
+
+/**
+ * The route of a canonical UPDATE payload whose key starts at `keyStart` (the payload after the
+ * action field), as accepted by canonicalUpdateKeyStart(): the same route fieldsRoute() gives for
+ * it, read straight from the known layout without a general decode.
+ */
+export function canonicalPayloadRoute(b: Buffer, keyStart: number): Route {
+  let p = keyStart;
+  if (b[p] === 0x10) p = readVarint(b, p + 1);
+  // Destination: 1a len [08 01] 12 n bytes [18 prefixLength]
+  const dEnd = p + 2 + (b[p + 1] ?? 0);
+  p += 2;
+  const v6 = b[p] === 0x08;
+  if (v6) p += 2;
+  const prefixStart = p + 2;
+  p = prefixStart + (v6 ? 16 : 4);
+  let prefixLength = 0;
+  if (p < dEnd) {
+    p = readVarint(b, p + 1);
+    prefixLength = varintValue;
+  }
+  // Next hop: 22 len 0a 10 [16 bytes] [10 targetVni] [18 type] [20 from] [28 to]
+  const hEnd = p + 2 + (b[p + 1] ?? 0);
+  const addressStart = p + 4;
+  p = addressStart + 16;
+  let targetVni = 0;
+  if (p < hEnd && b[p] === 0x10) {
+    p = readVarint(b, p + 1);
+    targetVni = varintValue;
+  }
+  let type = 0;
+  if (p < hEnd && b[p] === 0x18) {
+    type = b[p + 1] ?? 0;
+    p += 2;
+  }
+  let from = 0;
+  let to = 0;
+  if (p < hEnd && b[p] === 0x20) {
+    p = readVarint(b, p + 1);
+    from = varintValue;
+  }
+  if (p < hEnd && b[p] === 0x28) {
+    readVarint(b, p + 1);
+    to = varintValue;
+  }
+  const nat = type === WireNextHopType.NAT;
+  return {
+    destination: {
+      family: v6 ? 6 : 4,
+      address: v6 ? formatIPv6(b, prefixStart) : formatIPv4(b, prefixStart),
+      prefixLength,
+    },
+    nextHop: {
+      address: nextHopText.formatIPv6(b, addressStart),
+      targetVni,
+      type: NEXT_HOP_TYPES[type] ?? 'STANDARD',
+      natPortRangeFrom: nat ? from : 0,
+      natPortRangeTo: nat ? to : 0,
     },
   };
 }

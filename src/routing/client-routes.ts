@@ -14,26 +14,21 @@
  * Servers are numbered 0..31 (a bit each). Invariant: the handler holds exactly the routes with a
  * fresh or stale origin whose destination we do not announce. Every change that alters what the
  * handler must hold calls the sink, in order.
+ *
+ * Memory and time per route are what a 1,000,000-route subscription makes them: one map entry per
+ * route (route key -> bit mask of the servers carrying it fresh, a small integer, no object), the
+ * key string itself, nothing per server. Stale copies (rare: only after a lost session) are kept in
+ * a second map; the index by destination (for loop prevention) exists once we announce something.
  */
 
 import type { Vni } from '../model/route.js';
-import { FAMILY_TYPE_COUNT, keyFamilyType } from '../wire/route-key.js';
+import { destinationKeyOf, FAMILY_TYPE_COUNT, keyFamilyType, vniOfKey } from '../wire/route-key.js';
 
 /** Most servers a client can use (one bit each in a route's origin masks). */
 export const MAX_SERVERS = 32;
 
 /** Receives the handler calls, in order. */
 export type HandlerSink = (action: 'add' | 'remove', vni: Vni, key: string) => void;
-
-interface Entry {
-  readonly vni: Vni;
-  /** destinationKeyOf(key). */
-  readonly dest: string;
-  /** Servers carrying it in their current session. */
-  fresh: number;
-  /** Servers that carried it in a lost session and have not re-sent or dropped it yet. */
-  stale: number;
-}
 
 export interface HeldRoute {
   readonly vni: Vni;
@@ -44,14 +39,23 @@ export interface HeldRoute {
   readonly stale: number;
 }
 
-/** What add() found. */
-export const AddResult = { NEW: 0, CONFIRMED: 1, KNOWN: 2 } as const;
+/**
+ * What add() found. NEW: the handler was told (unless held back); CONFIRMED: it was stale for that
+ * server and is fresh again; KNOWN: another server carries it too; DUPLICATE: that server had
+ * already sent it in this session (Go servers send duplicate ADDs). Only NEW calls the handler.
+ */
+export const AddResult = { NEW: 0, CONFIRMED: 1, KNOWN: 2, DUPLICATE: 3 } as const;
 export type AddResult = (typeof AddResult)[keyof typeof AddResult];
 
 export class ClientRoutes {
-  private readonly entries = new Map<string, Entry>();
-  /** Keys per destination (one key alone, or several for ECMP). */
-  private readonly byDest = new Map<string, string | string[]>();
+  /** Route key -> servers carrying it fresh (bit mask; 0: held by stale copies only). */
+  private readonly fresh = new Map<string, number>();
+  /** Route key -> servers holding a stale copy (only routes that have one). */
+  private readonly staleOf = new Map<string, number>();
+  /** Routes carried fresh, per server. */
+  private readonly freshPerServer: number[] = new Array<number>(MAX_SERVERS).fill(0);
+  /** Keys per destination (one key alone, or several for ECMP); built at the first announce(). */
+  private byDest: Map<string, string | string[]> | undefined;
   private readonly announcedDests = new Map<string, number>();
   /** Routes with no fresh origin. */
   private staleCount = 0;
@@ -84,8 +88,9 @@ export class ClientRoutes {
     return [...this.heldKinds];
   }
 
+  /** Routes held (fresh or stale), held back ones included. */
   get size(): number {
-    return this.entries.size;
+    return this.fresh.size;
   }
 
   /** Routes held only by stale copies. */
@@ -93,59 +98,95 @@ export class ClientRoutes {
     return this.staleCount;
   }
 
-  /**
-   * Server `origin` reports `key` in its current session. NEW: the handler was told (unless held
-   * back); CONFIRMED: it was stale for that server and is fresh again; KNOWN: nothing changed.
-   */
-  add(origin: number, key: string, vni: Vni, dest: string): AddResult {
+  /** Routes server `origin` carries in its current session. */
+  freshCount(origin: number): number {
+    return this.freshPerServer[origin] ?? 0;
+  }
+
+  /** Server `origin` reports `key` (of `vni`) in its current session. */
+  add(origin: number, key: string, vni: Vni): AddResult {
     const bit = 1 << origin;
-    const e = this.entries.get(key);
-    if (e === undefined) {
-      this.entries.set(key, { vni, dest, fresh: bit, stale: 0 });
-      this.index(dest, key);
-      if (!this.announcedDests.has(dest)) this.call('add', vni, key);
+    const m = this.fresh.get(key);
+    if (m === undefined) {
+      this.fresh.set(key, bit);
+      this.freshPerServer[origin] = (this.freshPerServer[origin] ?? 0) + 1;
+      if (this.byDest !== undefined) index(this.byDest, destinationKeyOf(key), key);
+      if (this.announcedDests.size === 0 || !this.announcedDests.has(destinationKeyOf(key)))
+        this.call('add', vni, key);
       return AddResult.NEW;
     }
-    const wasStale = e.fresh === 0;
-    e.fresh |= bit;
-    if (wasStale) this.staleCount--;
-    if ((e.stale & bit) !== 0) {
-      e.stale &= ~bit;
-      return AddResult.CONFIRMED;
+    if ((m & bit) !== 0) return AddResult.DUPLICATE;
+    this.fresh.set(key, m | bit);
+    this.freshPerServer[origin] = (this.freshPerServer[origin] ?? 0) + 1;
+    if (m === 0) this.staleCount--;
+    const s = this.staleOf.get(key);
+    if (s === undefined || (s & bit) === 0) return AddResult.KNOWN;
+    this.setStale(key, s & ~bit);
+    return AddResult.CONFIRMED;
+  }
+
+  /**
+   * Server `origin` no longer carries `key` in its current session (it sent REMOVE). Returns
+   * whether it did carry it.
+   */
+  removeFresh(origin: number, key: string): boolean {
+    const m = this.fresh.get(key);
+    const bit = 1 << origin;
+    if (m === undefined || (m & bit) === 0) return false;
+    this.freshPerServer[origin] = (this.freshPerServer[origin] ?? 0) - 1;
+    const left = m & ~bit;
+    if (left !== 0) {
+      this.fresh.set(key, left);
+    } else if (this.staleOf.has(key)) {
+      this.fresh.set(key, 0);
+      this.staleCount++;
+    } else {
+      this.forget(key);
     }
-    return AddResult.KNOWN;
+    return true;
   }
 
-  /** Server `origin` no longer carries `key` in its current session (it sent REMOVE). */
-  removeFresh(origin: number, key: string): void {
-    const e = this.entries.get(key);
+  /**
+   * Server `origin` no longer carries, in its current session, anything of `vni` (we unsubscribed):
+   * its fresh routes there are removed. Returns how many.
+   */
+  removeFreshVni(origin: number, vni: Vni): number {
     const bit = 1 << origin;
-    if (e === undefined || (e.fresh & bit) === 0) return;
-    e.fresh &= ~bit;
-    if (e.fresh !== 0) return;
-    if (e.stale !== 0) this.staleCount++;
-    else this.forget(key, e);
+    const keys: string[] = [];
+    for (const [key, m] of this.fresh) if ((m & bit) !== 0 && vniOfKey(key) === vni) keys.push(key);
+    for (const key of keys) this.removeFresh(origin, key);
+    return keys.length;
   }
 
-  /** The session of server `origin` was lost: its copy of `key` becomes stale. */
-  markStale(origin: number, key: string): void {
-    const e = this.entries.get(key);
+  /**
+   * The session of server `origin` was lost: every route it carried becomes a stale copy of that
+   * server; `each` is told each one (in table order). Returns how many.
+   */
+  sessionLost(origin: number, each: (key: string, vni: Vni) => void): number {
     const bit = 1 << origin;
-    if (e === undefined || (e.fresh & bit) === 0) return;
-    e.fresh &= ~bit;
-    e.stale |= bit;
-    if (e.fresh === 0) this.staleCount++;
+    let n = 0;
+    for (const [key, m] of this.fresh) {
+      if ((m & bit) === 0) continue;
+      n++;
+      const left = m & ~bit;
+      this.fresh.set(key, left);
+      this.setStale(key, (this.staleOf.get(key) ?? 0) | bit);
+      if (left === 0) this.staleCount++;
+      each(key, vniOfKey(key));
+    }
+    this.freshPerServer[origin] = 0;
+    return n;
   }
 
   /** Server `origin`'s stale copy of `key` is dropped (re-synced without it, or expired). */
   dropStale(origin: number, key: string): void {
-    const e = this.entries.get(key);
+    const s = this.staleOf.get(key);
     const bit = 1 << origin;
-    if (e === undefined || (e.stale & bit) === 0) return;
-    e.stale &= ~bit;
-    if (e.fresh !== 0 || e.stale !== 0) return;
+    if (s === undefined || (s & bit) === 0) return;
+    this.setStale(key, s & ~bit);
+    if (this.fresh.get(key) !== 0 || (s & ~bit) !== 0) return;
     this.staleCount--;
-    this.forget(key, e);
+    this.forget(key);
   }
 
   /** We start announcing a route to `dest` (count per next hop). */
@@ -178,21 +219,28 @@ export class ClientRoutes {
 
   /** Servers currently carrying `key` (bit mask, fresh or stale). */
   origins(key: string): number {
-    const e = this.entries.get(key);
-    return e === undefined ? 0 : e.fresh | e.stale;
+    const m = this.fresh.get(key);
+    return m === undefined ? 0 : m | (this.staleOf.get(key) ?? 0);
   }
 
   /** Whether `key` is held only by stale copies. */
   isStale(key: string): boolean {
-    return this.entries.get(key)?.fresh === 0;
+    return this.fresh.get(key) === 0;
   }
 
   private *select(vni: Vni | undefined, heldBack: boolean): Generator<HeldRoute> {
-    for (const [key, e] of this.entries) {
-      if ((vni === undefined || e.vni === vni) && this.announcedDests.has(e.dest) === heldBack) {
-        yield { vni: e.vni, key, fresh: e.fresh, stale: e.stale };
-      }
+    const announced = this.announcedDests;
+    for (const [key, m] of this.fresh) {
+      const v = vniOfKey(key);
+      if (vni !== undefined && v !== vni) continue;
+      if ((announced.size > 0 && announced.has(destinationKeyOf(key))) !== heldBack) continue;
+      yield { vni: v, key, fresh: m, stale: this.staleOf.get(key) ?? 0 };
     }
+  }
+
+  private setStale(key: string, s: number): void {
+    if (s === 0) this.staleOf.delete(key);
+    else this.staleOf.set(key, s);
   }
 
   /** One handler call: the counts kept per call, then the sink. */
@@ -209,36 +257,45 @@ export class ClientRoutes {
   }
 
   /** Nobody carries the route any more, fresh or stale. */
-  private forget(key: string, e: Entry): void {
-    this.entries.delete(key);
-    this.unindex(e.dest, key);
-    if (!this.announcedDests.has(e.dest)) this.call('remove', e.vni, key);
+  private forget(key: string): void {
+    this.fresh.delete(key);
+    const dest = destinationKeyOf(key);
+    if (this.byDest !== undefined) unindex(this.byDest, dest, key);
+    if (!this.announcedDests.has(dest)) this.call('remove', vniOfKey(key), key);
   }
 
-  private index(dest: string, key: string): void {
-    const cur = this.byDest.get(dest);
-    if (cur === undefined) this.byDest.set(dest, key);
-    else if (typeof cur === 'string') this.byDest.set(dest, [cur, key]);
-    else cur.push(key);
-  }
-
-  private unindex(dest: string, key: string): void {
-    const cur = this.byDest.get(dest);
-    if (cur === key) {
-      this.byDest.delete(dest);
-    } else if (Array.isArray(cur)) {
-      const i = cur.indexOf(key);
-      if (i !== -1) cur.splice(i, 1);
-      if (cur.length === 1) this.byDest.set(dest, cur[0] as string);
-    }
+  /** The index by destination, built on first use and kept from then on. */
+  private destIndex(): Map<string, string | string[]> {
+    if (this.byDest !== undefined) return this.byDest;
+    const byDest = new Map<string, string | string[]>();
+    for (const key of this.fresh.keys()) index(byDest, destinationKeyOf(key), key);
+    this.byDest = byDest;
+    return byDest;
   }
 
   private callsFor(dest: string, action: 'add' | 'remove'): void {
-    const cur = this.byDest.get(dest);
+    const cur = this.destIndex().get(dest);
     if (cur === undefined) return;
     for (const key of typeof cur === 'string' ? [cur] : [...cur]) {
-      const e = this.entries.get(key);
-      if (e !== undefined) this.call(action, e.vni, key);
+      if (this.fresh.has(key)) this.call(action, vniOfKey(key), key);
     }
+  }
+}
+
+function index(byDest: Map<string, string | string[]>, dest: string, key: string): void {
+  const cur = byDest.get(dest);
+  if (cur === undefined) byDest.set(dest, key);
+  else if (typeof cur === 'string') byDest.set(dest, [cur, key]);
+  else cur.push(key);
+}
+
+function unindex(byDest: Map<string, string | string[]>, dest: string, key: string): void {
+  const cur = byDest.get(dest);
+  if (cur === key) {
+    byDest.delete(dest);
+  } else if (Array.isArray(cur)) {
+    const i = cur.indexOf(key);
+    if (i !== -1) cur.splice(i, 1);
+    if (cur.length === 1) byDest.set(dest, cur[0] as string);
   }
 }

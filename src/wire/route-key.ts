@@ -162,3 +162,17 @@ export function keyFamilyType(key: string): number {
   const type = key.charCodeAt(q) === 0x18 ? key.charCodeAt(q + 1) : 0;
   return v6 * 3 + (type <= 2 ? type : 0);
 }
+
+/** The VNI of a route key (its leading varint; 0 when absent, as protobuf omits zero). */
+export function vniOfKey(key: string): number {
+  if (key.charCodeAt(0) !== 0x10) return 0;
+  let v = 0;
+  let mul = 1;
+  for (let p = 1; p < key.length; p++) {
+    const c = key.charCodeAt(p);
+    v += (c & 0x7f) * mul;
+    if (c < 0x80) break;
+    mul *= 128;
+  }
+  return v;
+}

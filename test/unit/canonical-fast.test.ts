@@ -3,7 +3,13 @@ import { describe, it } from 'node:test';
 
 import fc from 'fast-check';
 
-import { fieldsInvalidReason, fieldsRouteKey } from '../../src/model/validate.js';
+import type { Route } from '../../src/model/route.js';
+import {
+  canonicalPayloadRoute,
+  fieldsInvalidReason,
+  fieldsRoute,
+  fieldsRouteKey,
+} from '../../src/model/validate.js';
 import { canonicalUpdateKeyStart, fastResult } from '../../src/wire/canonical-fast.js';
 import { UpdateFields } from '../../src/wire/decode.js';
 import { encodeUpdate } from '../../src/wire/encode.js';
@@ -11,25 +17,37 @@ import { ProtocolError } from '../../src/errors.js';
 import { arbMessage, arbValidUpdate } from '../helpers/arbitraries.js';
 
 /** The general path's verdict: undefined when invalid or undecodable. */
-function general(payload: Buffer): { action: number; vni: number; key: string } | undefined {
+interface Verdict {
+  action: number;
+  vni: number;
+  key: string;
+  route: Route;
+}
+
+function general(payload: Buffer): Verdict | undefined {
   try {
     const f = new UpdateFields().parse(payload);
     if (fieldsInvalidReason(f) !== undefined) return undefined;
-    return { action: f.action, vni: f.vni, key: fieldsRouteKey(f) };
+    return { action: f.action, vni: f.vni, key: fieldsRouteKey(f), route: fieldsRoute(f) };
   } catch (e) {
     assert.ok(e instanceof ProtocolError);
     return undefined;
   }
 }
 
-function fast(payload: Buffer): { action: number; vni: number; key: string } | undefined {
+function fast(payload: Buffer): Verdict | undefined {
   const k = canonicalUpdateKeyStart(payload, 0, payload.length);
   if (k < 0) return undefined;
-  return { action: fastResult.action, vni: fastResult.vni, key: payload.toString('latin1', k) };
+  return {
+    action: fastResult.action,
+    vni: fastResult.vni,
+    key: payload.toString('latin1', k),
+    route: canonicalPayloadRoute(payload, k),
+  };
 }
 
-describe('canonical fast path of the server', () => {
-  it("accepts every valid canonical UPDATE, with the general path's action, VNI and key", () => {
+describe('canonical fast path (server and client)', () => {
+  it("accepts every valid canonical UPDATE, with the general path's action, VNI, key and route", () => {
     fc.assert(
       fc.property(arbValidUpdate(), ({ message }) => {
         const payload = encodeUpdate(message).subarray(4);
@@ -109,8 +127,13 @@ describe('canonical fast path of the server', () => {
           return;
         }
         assert.ok(k >= start && k <= end);
+        const got = {
+          action: fastResult.action,
+          vni: fastResult.vni,
+          key: buf.toString('latin1', k, end),
+        };
         assert.deepEqual(
-          { action: fastResult.action, vni: fastResult.vni, key: buf.toString('latin1', k, end) },
+          { ...got, route: canonicalPayloadRoute(buf, k) },
           expected,
           `${before.toString('hex')} | ${p.toString('hex')} | ${after.toString('hex')}`,
         );

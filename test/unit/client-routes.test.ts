@@ -7,7 +7,7 @@ import { Backoff } from '../../src/client/backoff.js';
 import { nextHop, route } from '../../src/model/route.js';
 import { destinationKey, routeKey } from '../../src/model/wire-route.js';
 import { AddResult, ClientRoutes } from '../../src/routing/client-routes.js';
-import { destinationKeyOf } from '../../src/wire/route-key.js';
+import { destinationKeyOf, vniOfKey } from '../../src/wire/route-key.js';
 
 const routes = [
   route('10.0.0.0/24', '2001:db8::1'),
@@ -37,12 +37,22 @@ describe('ClientRoutes (HA dedup, graceful restart, loop prevention)', () => {
     const { cr, calls } = tracked();
     const key = routeKey(1, routes[0] ?? route('0.0.0.0/0', '::1'));
     const dest = destinationKeyOf(key);
-    assert.equal(cr.add(0, key, 1, dest), AddResult.NEW);
-    assert.equal(cr.add(1, key, 1, dest), AddResult.KNOWN);
+    assert.equal(cr.add(0, key, 1), AddResult.NEW);
+    assert.equal(cr.add(0, key, 1), AddResult.DUPLICATE);
+    assert.equal(cr.add(1, key, 1), AddResult.KNOWN);
+    assert.equal(cr.freshCount(0), 1);
+    assert.equal(cr.freshCount(1), 1);
+    // Loop prevention: announcing the destination afterwards takes the route back (the index by
+    // destination is built then), withdrawing it hands it over again.
+    cr.announce(dest);
+    cr.withdraw(dest);
+    assert.deepEqual(calls, [`add 1 ${key}`, `remove 1 ${key}`, `add 1 ${key}`]);
+    calls.length = 0;
     cr.removeFresh(0, key);
-    assert.equal(calls.length, 1);
-    cr.removeFresh(1, key);
-    assert.deepEqual(calls, [`add 1 ${key}`, `remove 1 ${key}`]);
+    assert.equal(calls.length, 0);
+    assert.equal(cr.removeFresh(1, key), true);
+    assert.equal(cr.removeFresh(1, key), false);
+    assert.deepEqual(calls, [`remove 1 ${key}`]);
     assert.equal(cr.size, 0);
   });
 
@@ -50,13 +60,21 @@ describe('ClientRoutes (HA dedup, graceful restart, loop prevention)', () => {
     const { cr, calls } = tracked();
     const [k0, k1] = routes.map((r) => routeKey(1, r));
     assert.ok(k0 !== undefined && k1 !== undefined);
-    cr.add(0, k0, 1, destinationKeyOf(k0));
-    cr.add(0, k1, 1, destinationKeyOf(k1));
-    cr.markStale(0, k0);
-    cr.markStale(0, k1);
+    cr.add(0, k0, 1);
+    cr.add(0, k1, 1);
+    const lost: string[] = [];
+    assert.equal(
+      cr.sessionLost(0, (k, v) => {
+        assert.equal(v, 1);
+        lost.push(k);
+      }),
+      2,
+    );
+    assert.deepEqual(lost, [k0, k1]);
+    assert.equal(cr.freshCount(0), 0);
     assert.equal(cr.stale, 2);
     assert.equal(cr.isStale(k0), true);
-    assert.equal(cr.add(0, k0, 1, destinationKeyOf(k0)), AddResult.CONFIRMED);
+    assert.equal(cr.add(0, k0, 1), AddResult.CONFIRMED);
     assert.equal(cr.stale, 1);
     cr.dropStale(0, k1);
     assert.equal(cr.stale, 0);
@@ -75,64 +93,84 @@ describe('ClientRoutes (HA dedup, graceful restart, loop prevention)', () => {
         'expire',
         'announce',
         'withdraw',
+        'unsubscribe',
       ),
       server: fc.nat({ max: 2 }),
       r: fc.nat({ max: 2 }),
+      vni: fc.constantFrom(1, 300),
     });
     fc.assert(
       fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
         const { cr, held } = tracked();
         const fresh = [new Set<string>(), new Set<string>(), new Set<string>()];
         const stale = [new Set<string>(), new Set<string>(), new Set<string>()];
-        const announced = new Set<number>();
+        const announced = new Set<string>();
         for (const o of ops) {
           const r = routes[o.r];
           const f = fresh[o.server];
           const st = stale[o.server];
           assert.ok(r && f && st);
-          const key = routeKey(1, r);
+          const key = routeKey(o.vni, r);
           const dest = destinationKeyOf(key);
+          assert.equal(vniOfKey(key), o.vni);
           switch (o.kind) {
-            case 'add':
-              if (!f.has(key)) {
-                f.add(key);
-                const was = st.delete(key);
-                assert.equal(cr.add(o.server, key, 1, dest) === AddResult.CONFIRMED, was);
-              }
+            case 'add': {
+              const dup = f.has(key);
+              f.add(key);
+              const was = st.delete(key);
+              const got = cr.add(o.server, key, o.vni);
+              if (dup) assert.equal(got, AddResult.DUPLICATE);
+              else assert.equal(got === AddResult.CONFIRMED, was);
               break;
+            }
             case 'remove':
-              if (f.delete(key)) cr.removeFresh(o.server, key);
+              assert.equal(cr.removeFresh(o.server, key), f.delete(key));
               break;
-            case 'lost':
-              for (const k of f) {
-                cr.markStale(o.server, k);
-                st.add(k);
-              }
+            case 'unsubscribe': {
+              const mine = [...f].filter((k) => vniOfKey(k) === o.vni);
+              for (const k of mine) f.delete(k);
+              assert.equal(cr.removeFreshVni(o.server, o.vni), mine.length);
+              break;
+            }
+            case 'lost': {
+              const told: string[] = [];
+              const n = cr.sessionLost(o.server, (k, v) => {
+                assert.equal(v, vniOfKey(k));
+                told.push(k);
+              });
+              assert.equal(n, f.size);
+              assert.deepEqual(told.sort(), [...f].sort());
+              for (const k of f) st.add(k);
               f.clear();
               break;
+            }
             case 'resync':
             case 'expire':
               for (const k of st) cr.dropStale(o.server, k);
               st.clear();
               break;
             case 'announce':
-              if (!announced.has(o.r)) {
-                announced.add(o.r);
+              if (!announced.has(dest)) {
+                announced.add(dest);
                 cr.announce(dest);
               }
               break;
             case 'withdraw':
-              if (announced.delete(o.r)) cr.withdraw(dest);
+              if (announced.delete(dest)) cr.withdraw(dest);
               break;
           }
           // Invariant: held = routes some server carries, fresh or stale, whose destination we
           // do not announce; stale = carried only by stale copies.
-          const ownDests = new Set(
-            [...announced].map((i) => destinationKeyOf(routeKey(1, routes[i] ?? r))),
-          );
           const carried = new Set([...fresh, ...stale].flatMap((x) => [...x]));
-          const expected = [...carried].filter((k) => !ownDests.has(destinationKeyOf(k)));
-          assert.deepEqual([...held].sort(), expected.map((k) => `1 ${k}`).sort());
+          const expected = [...carried].filter((k) => !announced.has(destinationKeyOf(k)));
+          assert.deepEqual(
+            [...held].sort(),
+            expected.map((k) => `${String(vniOfKey(k))} ${k}`).sort(),
+          );
+          assert.equal(cr.size, carried.size);
+          fresh.forEach((x, i) => {
+            assert.equal(cr.freshCount(i), x.size);
+          });
           assert.equal([...cr.delivered()].length, expected.length);
           const freshAll = new Set(fresh.flatMap((x) => [...x]));
           assert.equal(cr.stale, [...carried].filter((k) => !freshAll.has(k)).length);
@@ -140,7 +178,7 @@ describe('ClientRoutes (HA dedup, graceful restart, loop prevention)', () => {
             assert.equal(h.fresh === 0, !freshAll.has(h.key));
           }
           // Counts kept per handler call equal the held set.
-          assert.equal(cr.heldCount(1), held.size);
+          assert.equal(cr.heldCount(1) + cr.heldCount(300), held.size);
           assert.equal(
             cr.kindCounts().reduce((a, b) => a + b, 0),
             held.size,

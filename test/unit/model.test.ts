@@ -5,7 +5,7 @@ import fc from 'fast-check';
 
 import { InvalidArgumentError, InvalidUpdateError, ParseError } from '../../src/errors.js';
 import { formatAnnouncement, parseAnnouncement } from '../../src/model/announcement.js';
-import { formatIPv6, parseIPv4, parseIPv6 } from '../../src/model/ip.js';
+import { AddressTextCache, formatIPv6, parseIPv4, parseIPv6 } from '../../src/model/ip.js';
 import {
   formatNextHop,
   formatRoute,
@@ -24,6 +24,7 @@ import {
   routeToUpdate,
 } from '../../src/model/wire-route.js';
 import type { UpdateMessage } from '../../src/wire/messages.js';
+import { vniOfKey } from '../../src/wire/route-key.js';
 
 const addr = (s: string): Uint8Array => {
   const b = parseIPv6(s);
@@ -99,6 +100,34 @@ describe('IP text', () => {
   });
 });
 
+describe('AddressTextCache', () => {
+  it('gives formatIPv6 text for any address, repeated or colliding', () => {
+    const cache = new AddressTextCache();
+    const addr = fc.uint8Array({ minLength: 16, maxLength: 16 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(addr, fc.nat({ max: 3 })), { maxLength: 50 }), (xs) => {
+        const seen: Uint8Array[] = [];
+        for (const [b, back] of xs) {
+          // Sometimes an address seen before (a cache hit), sometimes one differing in byte 0
+          // only (same slot, different text).
+          const prev = seen[seen.length - 1 - back];
+          let a: Uint8Array = b;
+          if (prev !== undefined && back > 1) a = prev;
+          if (prev !== undefined && back === 1) {
+            a = Uint8Array.from(prev);
+            a[0] = ((prev[0] ?? 0) + 1) & 0xff;
+          }
+          seen.push(a);
+          const buf = new Uint8Array(20);
+          buf.set(a, 3);
+          assert.equal(cache.formatIPv6(buf, 3), formatIPv6(a));
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('route model', () => {
   it('keeps host bits', () => {
     const a = parseDestination('10.0.1.7/24');
@@ -161,6 +190,14 @@ describe('route model', () => {
     assert.notEqual(routeKey(100, base), routeKey(101, base));
     assert.equal(routeKey(100, base), routeKey(100, route('10.0.0.0/8', '2001:0db8::0003')));
     assert.ok(routesEqual(base, route('10.0.0.0/8', '2001:db8:0::3')));
+  });
+  it('vniOfKey reads back the VNI of any route key (0 included, all of uint32)', () => {
+    const r = route('10.0.0.0/8', '2001:db8::3');
+    for (const v of [0, 1, 127, 128, 16383, 16384, 0xffffffff])
+      assert.equal(vniOfKey(routeKey(v, r)), v);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (v) => vniOfKey(routeKey(v, r)) === v),
+    );
   });
   it('formats routes', () => {
     assert.equal(formatRoute(route('10.0.1.0/24', '2001:db8::1')), '10.0.1.0/24 via 2001:db8::1');
