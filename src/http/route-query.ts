@@ -217,7 +217,15 @@ export async function queryRoutes(
         continue;
       }
     }
-    const rows = cache !== undefined ? await cache.rows(vni, slicer) : source.routes(vni);
+    // A filter scans the whole VNI: from the cache (read once, kept while the VNI is unchanged).
+    // Without one only the page's rows are read: from the cache when it is current, else straight
+    // from the table (reading a whole VNI that changes all the time would be wasted).
+    const rows =
+      cache === undefined
+        ? source.routes(vni)
+        : match !== undefined
+          ? await cache.rows(vni, slicer)
+          : (cache.current(vni) ?? source.routes(vni));
     for (const r of rows) {
       scanned++;
       if ((scanned & 15) === 0) await slicer.maybeYield();
@@ -286,6 +294,12 @@ export class RowCache {
       if (this.held + known > this.maxRows) return;
       await this.rows(vni, slicer);
     }
+  }
+
+  /** The cached rows of `vni` if they are current, without reading anything. */
+  current(vni: number): readonly RouteRow[] | undefined {
+    const hit = this.entries.get(vni);
+    return hit?.version === this.version(vni) ? hit.rows : undefined;
   }
 
   async rows(vni: number, slicer: Slicer): Promise<Iterable<RouteRow>> {

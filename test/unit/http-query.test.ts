@@ -165,6 +165,18 @@ describe('route queries', () => {
     await warming;
     assert.equal(q3.matched, 100);
     assert.equal(walked.get(3), 1, 'one read of VNI 3');
+
+    // An unfiltered page reads the cached rows when current, otherwise only the page's rows from
+    // the table: a changing VNI is never read whole for a page of 10.
+    const pageOf = (vni: number) => q(`vni=${String(vni)}&offset=0&limit=10`);
+    const unchanged = await queryRoutes(src, pageOf(1), new Slicer(), 1000, cache);
+    assert.equal(unchanged.rows.length, 10);
+    assert.equal(walked.get(1), 1, 'served from the current cache');
+    const readBefore = walked.get(3);
+    const changing = await queryRoutes(src, pageOf(3), new Slicer(), 1000, busy);
+    assert.equal(changing.rows.length, 10);
+    assert.equal(changing.scanned, 10, 'only the page was read');
+    assert.equal(walked.get(3), (readBefore ?? 0) + 1);
   });
 });
 
