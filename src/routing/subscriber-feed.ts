@@ -137,7 +137,18 @@ export class SubscriberFeed<P extends object> {
   change(vni: number, e: RouteEntry<P>, remove: boolean): boolean {
     const f = this.feeds.get(vni);
     if (f !== undefined) {
-      if (f.pending?.has(e.key) === true) return false;
+      const pending = f.pending;
+      const last = pending?.get(e.key);
+      if (last !== undefined) {
+        // Back to what was last sent (an ADD and its REMOVE while behind): nothing is owed for the
+        // key any more, so it leaves the backlog at once, which keeps the backlog as small as the
+        // routes really changed. Not while a snapshot cursor or an owed SYNCED depends on it.
+        if (last === !remove && f.cursor === undefined && !f.syncing) {
+          pending?.delete(e.key);
+          if (!f.busy) this.busyFeeds--;
+        }
+        return false;
+      }
       if (f.cursor !== undefined && e.seq > f.cursorSeq) return false;
     }
     if (!this.behind) return true;
