@@ -30,6 +30,8 @@ export interface ClientSyncOptions {
   readonly syncDelayS: number;
   readonly targetS: number;
   readonly timeoutS: number;
+  /** Client processes run one after the other against the loaded table (medians reported). */
+  readonly rounds: number;
 }
 
 export interface ClientSyncResult {
@@ -43,6 +45,9 @@ export interface ClientSyncResult {
   readonly allRoutesS: number | undefined;
   /** SUBSCRIBE to SYNCED (waitSynced resolved); undefined: the client has no waitSynced yet. */
   readonly syncedS: number | undefined;
+  /** Every round's allRoutesS and syncedS (allRoutesS and syncedS are their medians). */
+  readonly roundsAllS?: readonly number[];
+  readonly roundsSyncedS?: readonly number[] | undefined;
   readonly adds: number;
   readonly removes: number;
   readonly rssPerRoute: number | undefined;
@@ -101,13 +106,12 @@ async function next(c: ChildProcess, ms: number): Promise<ProbeMessage> {
   });
 }
 
-export async function runClientSync(
+/** One client process: connects, waits for the sync delay, subscribes; its result. */
+async function probeOnce(
   server: RunningServer,
   o: ClientSyncOptions,
-): Promise<ClientSyncResult> {
-  const tag = `client-sync ${fmtCount(o.routes)}`;
-  const problems: string[] = [];
-  const loaded = await loadTable(server, { ...o, timeoutMs: o.timeoutS * 1000 }, tag);
+  tag: string,
+): Promise<ProbeResult & { uptimeAtSubscribeS: number }> {
   const child = forkTs(
     'bench/client-sync-probe.ts',
     [
@@ -123,9 +127,6 @@ export async function runClientSync(
     ['--expose-gc'],
   );
   try {
-    if (loaded.serverRoutes !== undefined && loaded.serverRoutes !== o.routes) {
-      problems.push(`the server holds ${String(loaded.serverRoutes)} routes after loading`);
-    }
     const ready = await next(child, 60_000);
     if (ready.event !== 'ready') throw new Error(`client probe: ${JSON.stringify(ready)}`);
     // Past the server's sync delay (plus a margin), so SYNCED is not held back.
@@ -138,19 +139,63 @@ export async function runClientSync(
     child.send({ op: 'go' });
     const r = await next(child, o.timeoutS * 1000 + 10_000);
     if (r.event !== 'result') throw new Error(`client: ${r.event === 'error' ? r.error : r.event}`);
-    if (r.adds !== o.routes)
-      problems.push(`handler got ${String(r.adds)} ADDs, expected ${String(o.routes)}`);
-    if (r.removes !== 0) problems.push(`handler got ${String(r.removes)} REMOVEs`);
-    if (r.serverRoutes !== undefined && r.serverRoutes !== o.routes) {
-      problems.push(`the client reports ${String(r.serverRoutes)} routes from the server`);
+    return { ...r, uptimeAtSubscribeS };
+  } finally {
+    if (child.connected) child.send({ op: 'shutdown' });
+    await waitExit(child, 10_000);
+  }
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
+}
+
+/**
+ * Loads the table once, then runs `o.rounds` client processes one after the other (each a fresh
+ * client subscribing to the same loaded VNI); times and memory are the medians of the rounds,
+ * every round's time is kept.
+ */
+export async function runClientSync(
+  server: RunningServer,
+  o: ClientSyncOptions,
+): Promise<ClientSyncResult> {
+  const tag = `client-sync ${fmtCount(o.routes)}`;
+  const problems: string[] = [];
+  const loaded = await loadTable(server, { ...o, timeoutMs: o.timeoutS * 1000 }, tag);
+  let uptimeAtSubscribeS = 0;
+  try {
+    if (loaded.serverRoutes !== undefined && loaded.serverRoutes !== o.routes) {
+      problems.push(`the server holds ${String(loaded.serverRoutes)} routes after loading`);
     }
-    const rssPerRoute = (r.after.rss - r.baseline.rss) / o.routes;
-    const heapPerRoute = (r.after.heapUsed - r.baseline.heapUsed) / o.routes;
-    const total = Math.max(r.allS, r.syncedS ?? 0);
-    progress(
-      tag,
-      `all routes in the handler after ${fmtSeconds(r.allS)}, SYNCED ${r.syncedS === undefined ? 'not measured (no waitSynced)' : `after ${fmtSeconds(r.syncedS)}`}; ` +
-        `client ${rssPerRoute.toFixed(0)} B/route RSS, ${heapPerRoute.toFixed(0)} B/route heap (RSS ${fmtBytes(r.after.rss)})`,
+    const results: ProbeResult[] = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      const r = await probeOnce(server, o, `${tag} round ${String(round)}/${String(o.rounds)}`);
+      if (round === 1) uptimeAtSubscribeS = r.uptimeAtSubscribeS;
+      const at = `round ${String(round)}: `;
+      if (r.adds !== o.routes)
+        problems.push(`${at}handler got ${String(r.adds)} ADDs, expected ${String(o.routes)}`);
+      if (r.removes !== 0) problems.push(`${at}handler got ${String(r.removes)} REMOVEs`);
+      if (r.serverRoutes !== undefined && r.serverRoutes !== o.routes) {
+        problems.push(`${at}the client reports ${String(r.serverRoutes)} routes from the server`);
+      }
+      progress(
+        tag,
+        `round ${String(round)}/${String(o.rounds)}: all routes in the handler after ${fmtSeconds(r.allS)}, ` +
+          `SYNCED ${r.syncedS === undefined ? 'not measured (no waitSynced)' : `after ${fmtSeconds(r.syncedS)}`}; ` +
+          `client ${((r.after.rss - r.baseline.rss) / o.routes).toFixed(0)} B/route RSS, ` +
+          `${((r.after.heapUsed - r.baseline.heapUsed) / o.routes).toFixed(0)} B/route heap (RSS ${fmtBytes(r.after.rss)})`,
+      );
+      results.push(r);
+    }
+    const allS = results.map((r) => r.allS);
+    const syncedS = results.map((r) => r.syncedS ?? NaN);
+    const totals = results.map((r) => Math.max(r.allS, r.syncedS ?? 0));
+    const synced = results.every((r) => r.syncedS !== undefined);
+    const rssPerRoute = median(results.map((r) => (r.after.rss - r.baseline.rss) / o.routes));
+    const heapPerRoute = median(
+      results.map((r) => (r.after.heapUsed - r.baseline.heapUsed) / o.routes),
     );
     return {
       server: server.kind,
@@ -158,14 +203,16 @@ export async function runClientSync(
       routes: o.routes,
       loadS: loaded.seconds,
       uptimeAtSubscribeS,
-      allRoutesS: r.allS,
-      syncedS: r.syncedS,
-      adds: r.adds,
-      removes: r.removes,
+      allRoutesS: median(allS),
+      syncedS: synced ? median(syncedS) : undefined,
+      roundsAllS: allS,
+      roundsSyncedS: synced ? syncedS : undefined,
+      adds: results[0]?.adds ?? 0,
+      removes: results.reduce((a, r) => a + r.removes, 0),
       rssPerRoute,
       heapPerRoute,
-      clientRss: r.after.rss,
-      targetMet: r.syncedS !== undefined && total < o.targetS && problems.length === 0,
+      clientRss: median(results.map((r) => r.after.rss)),
+      targetMet: synced && median(totals) < o.targetS && problems.length === 0,
       ok: problems.length === 0,
       problems,
     };
@@ -190,8 +237,6 @@ export async function runClientSync(
       problems: [...problems, msg],
     };
   } finally {
-    if (child.connected) child.send({ op: 'shutdown' });
-    await waitExit(child, 10_000);
     await loaded.pool.stop();
   }
 }

@@ -70,6 +70,8 @@ Snapshot storm and client sync
                        during the storm (default 4096; a server that copies each snapshot
                        would need some 7 GB for 200 x 1M routes)
   --client-routes N    routes for client-sync (default 1000000)
+  --client-rounds N    client processes run one after the other on the loaded table; medians
+                       reported, every round kept (default 5)
   --sync-delay S       the server's sync delay: client-sync subscribes after this much server
                        uptime (default 15, the tsbond default)
 
@@ -160,7 +162,11 @@ export interface Options {
     readonly timeoutS: number;
     readonly rssAbortMiB: number;
   };
-  readonly clientSync: { readonly routes: number; readonly syncDelayS: number };
+  readonly clientSync: {
+    readonly routes: number;
+    readonly rounds: number;
+    readonly syncDelayS: number;
+  };
   readonly table: {
     readonly sizes: readonly number[];
     readonly victimRoutes: number;
@@ -258,6 +264,7 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
     'storm-timeout': { type: 'string', default: '180' },
     'storm-rss-abort': { type: 'string', default: '4096' },
     'client-routes': { type: 'string', default: '1000000' },
+    'client-rounds': { type: 'string', default: '5' },
     'sync-delay': { type: 'string', default: '15' },
     routes: { type: 'string', default: '100000,1000000' },
     victim: { type: 'string', default: '100000' },
@@ -389,6 +396,7 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
     },
     clientSync: {
       routes: smoke ? 20_000 : int('client-routes', v['client-routes'], 1),
+      rounds: smoke ? 1 : int('client-rounds', v['client-rounds'], 1),
       syncDelayS: Number(v['sync-delay']),
     },
     table: {

@@ -277,7 +277,8 @@ export async function writeMarkdown(r: RunResults, file: string, jsonFile: strin
     lines.push(
       'A default `MetalBondClient` (default options, a handler that only counts) in its own process subscribes to a ' +
         'VNI loaded on a default tsbond server that has been up past its sync delay (15 s; SYNCED is held back ' +
-        'before). Times from SUBSCRIBE to the last route handed to the handler, and to SYNCED (`waitSynced`). ' +
+        'before). Times from SUBSCRIBE to the last route handed to the handler, and to SYNCED (`waitSynced`); ' +
+        'the table is loaded once and several clients (5 by default) subscribe one after the other, medians shown with every value. ' +
         "Memory: the client process's RSS and V8 heap after a full GC, minus the same before it connected, per route.",
       '',
       `Command: \`${RUN} client-sync${flagArg}\`.`,

@@ -179,7 +179,11 @@ export function targets(r: RunResults): TargetRow[] {
     rows.push({
       target: `default tsbond client, ${fmtRate(c2.routes)}-route VNI from a default server up past its sync delay: all routes in the handler and SYNCED < 2 s; memory per route`,
       measured:
+        (c2.roundsAllS === undefined ? '' : `median of ${String(c2.roundsAllS.length)} clients: `) +
         `all routes after ${fmtSeconds(c2.allRoutesS)}, SYNCED ${c2.syncedS === undefined ? 'not measured (client has no waitSynced yet)' : `after ${fmtSeconds(c2.syncedS)}`}` +
+        (c2.roundsSyncedS === undefined
+          ? ''
+          : ` (SYNCED per client: ${c2.roundsSyncedS.map((x) => fmtSeconds(x)).join(', ')})`) +
         `${total === undefined ? '' : ''}; client ${c2.rssPerRoute === undefined ? 'n/a' : c2.rssPerRoute.toFixed(0)} B/route RSS, ` +
         `${c2.heapPerRoute === undefined ? 'n/a' : c2.heapPerRoute.toFixed(0)} B/route heap` +
         (c2.ok ? '' : `; FAILED: ${c2.problems.join('; ')}`),
@@ -310,11 +314,20 @@ export const CLIENT_HEADER = [
   'check',
 ];
 
+/** ` (median of a, b, c)` for several rounds; nothing for one. */
+function roundsText(xs: readonly number[] | undefined): string {
+  return xs === undefined || xs.length < 2
+    ? ''
+    : ` (median of ${xs.map((x) => fmtSeconds(x)).join(', ')})`;
+}
+
 export function clientRows(r: RunResults): string[][] {
   return (r.clientSync ?? []).map((c) => [
     fmtRate(c.routes),
-    fmtSeconds(c.allRoutesS),
-    c.syncedS === undefined ? 'not measured (no waitSynced yet)' : fmtSeconds(c.syncedS),
+    fmtSeconds(c.allRoutesS) + roundsText(c.roundsAllS),
+    c.syncedS === undefined
+      ? 'not measured (no waitSynced yet)'
+      : fmtSeconds(c.syncedS) + roundsText(c.roundsSyncedS),
     fmtSeconds(c.uptimeAtSubscribeS),
     c.rssPerRoute === undefined ? 'n/a' : c.rssPerRoute.toFixed(0),
     c.heapPerRoute === undefined ? 'n/a' : c.heapPerRoute.toFixed(0),

@@ -86,6 +86,7 @@ async function clientSync(run: Runner, server: RunningServer): Promise<void> {
       syncDelayS: o.clientSync.syncDelayS,
       targetS: 2,
       timeoutS: o.smoke ? 60 : 180,
+      rounds: o.clientSync.rounds,
     });
     run.out.clientSync.push({ ...r, background: bg });
   });
