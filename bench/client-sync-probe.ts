@@ -12,6 +12,7 @@
 import { parseArgs } from 'node:util';
 
 import { MetalBondClient } from '../src/client/client.js';
+import { route } from '../src/model/route.js';
 
 const { values } = parseArgs({
   options: {
@@ -19,6 +20,9 @@ const { values } = parseArgs({
     vni: { type: 'string', default: '100' },
     routes: { type: 'string' },
     'timeout-ms': { type: 'string', default: '120000' },
+    // Also announce one route (in another VNI), as a hypervisor's client does: the client then
+    // keeps its index by destination (loop prevention) for every route it receives.
+    announce: { type: 'boolean', default: false },
   },
 });
 if (values.server === undefined || values.routes === undefined) {
@@ -58,7 +62,11 @@ const handler = {
   },
 };
 
-const client = MetalBondClient.connect([values.server], handler);
+const client = MetalBondClient.connect([values.server], handler, {
+  announce: values.announce
+    ? [{ vni: vni + 1, route: route('192.0.2.1/32', '2001:db8::ffff') }]
+    : [],
+});
 
 /** Waits for the subscription's SYNCED (and every handler call before it). */
 async function waitSynced(): Promise<number> {

@@ -32,12 +32,16 @@ export interface ClientSyncOptions {
   readonly timeoutS: number;
   /** Client processes run one after the other against the loaded table (medians reported). */
   readonly rounds: number;
+  /** The client also announces a route (as hypervisors' clients do). */
+  readonly announce: boolean;
 }
 
 export interface ClientSyncResult {
   readonly server: ServerKind;
   readonly serverFlags: readonly string[];
   readonly routes: number;
+  /** The client announced a route too (undefined in older runs: it did not). */
+  readonly clientAnnounces?: boolean;
   readonly loadS: number;
   /** Server uptime when the client subscribed, seconds. */
   readonly uptimeAtSubscribeS: number;
@@ -123,6 +127,7 @@ async function probeOnce(
       String(o.routes),
       '--timeout-ms',
       String(o.timeoutS * 1000),
+      ...(o.announce ? ['--announce'] : []),
     ],
     ['--expose-gc'],
   );
@@ -201,6 +206,7 @@ export async function runClientSync(
       server: server.kind,
       serverFlags: server.flags,
       routes: o.routes,
+      clientAnnounces: o.announce,
       loadS: loaded.seconds,
       uptimeAtSubscribeS,
       allRoutesS: median(allS),
@@ -223,6 +229,7 @@ export async function runClientSync(
       server: server.kind,
       serverFlags: server.flags,
       routes: o.routes,
+      clientAnnounces: o.announce,
       loadS: loaded.seconds,
       uptimeAtSubscribeS: (Date.now() - server.listeningAt) / 1000,
       allRoutesS: undefined,

@@ -72,6 +72,7 @@ Snapshot storm and client sync
   --client-routes N    routes for client-sync (default 1000000)
   --client-rounds N    client processes run one after the other on the loaded table; medians
                        reported, every round kept (default 5)
+  --client-announce    the client-sync client also announces a route (as a hypervisor's does)
   --sync-delay S       the server's sync delay: client-sync subscribes after this much server
                        uptime (default 15, the tsbond default)
 
@@ -165,6 +166,7 @@ export interface Options {
   readonly clientSync: {
     readonly routes: number;
     readonly rounds: number;
+    readonly announce: boolean;
     readonly syncDelayS: number;
   };
   readonly table: {
@@ -265,6 +267,7 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
     'storm-rss-abort': { type: 'string', default: '4096' },
     'client-routes': { type: 'string', default: '1000000' },
     'client-rounds': { type: 'string', default: '5' },
+    'client-announce': { type: 'boolean', default: false },
     'sync-delay': { type: 'string', default: '15' },
     routes: { type: 'string', default: '100000,1000000' },
     victim: { type: 'string', default: '100000' },
@@ -397,6 +400,7 @@ export function parseOptions(argv: readonly string[], extra: readonly ExtraModul
     clientSync: {
       routes: smoke ? 20_000 : int('client-routes', v['client-routes'], 1),
       rounds: smoke ? 1 : int('client-rounds', v['client-rounds'], 1),
+      announce: v['client-announce'],
       syncDelayS: Number(v['sync-delay']),
     },
     table: {

@@ -177,7 +177,7 @@ export function targets(r: RunResults): TargetRow[] {
     const total =
       c2.allRoutesS === undefined ? undefined : Math.max(c2.allRoutesS, c2.syncedS ?? 0);
     rows.push({
-      target: `default tsbond client, ${fmtRate(c2.routes)}-route VNI from a default server up past its sync delay: all routes in the handler and SYNCED < 2 s; memory per route`,
+      target: `default tsbond client${c2.clientAnnounces === true ? ' (announcing a route too)' : ''}, ${fmtRate(c2.routes)}-route VNI from a default server up past its sync delay: all routes in the handler and SYNCED < 2 s; memory per route`,
       measured:
         (c2.roundsAllS === undefined ? '' : `median of ${String(c2.roundsAllS.length)} clients: `) +
         `all routes after ${fmtSeconds(c2.allRoutesS)}, SYNCED ${c2.syncedS === undefined ? 'not measured (client has no waitSynced yet)' : `after ${fmtSeconds(c2.syncedS)}`}` +

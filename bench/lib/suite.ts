@@ -87,6 +87,7 @@ async function clientSync(run: Runner, server: RunningServer): Promise<void> {
       targetS: 2,
       timeoutS: o.smoke ? 60 : 180,
       rounds: o.clientSync.rounds,
+      announce: o.clientSync.announce,
     });
     run.out.clientSync.push({ ...r, background: bg });
   });
