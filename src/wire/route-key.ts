@@ -125,6 +125,11 @@ export function updateFrame(key: string, remove: boolean): Buffer {
  * For ECMP grouping and loop prevention; canonical like the key itself.
  */
 export function destinationKeyOf(key: string): string {
+  return key.slice(0, destinationKeyLength(key));
+}
+
+/** Length of destinationKeyOf(key): where the destination field of the key ends. */
+export function destinationKeyLength(key: string): number {
   let p = 0;
   if (key.charCodeAt(0) === 0x10) {
     p = 1;
@@ -132,7 +137,17 @@ export function destinationKeyOf(key: string): string {
     p++;
   }
   // key[p] is the destination's tag (0x1a); its length always fits one byte (at most 22).
-  return key.slice(0, p + 2 + key.charCodeAt(p + 1));
+  return p + 2 + key.charCodeAt(p + 1);
+}
+
+/**
+ * A 30-bit hash (a small integer) of `s[0, length)`: of a destination key, or of the destination
+ * part of a route key (`destinationKeyLength(key)` chars), which hash alike. FNV-1a.
+ */
+export function destinationHash(s: string, length: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
 }
 
 /** Route families and next-hop types by index: keyFamilyType() returns family * 3 + type. */

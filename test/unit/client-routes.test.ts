@@ -5,9 +5,9 @@ import fc from 'fast-check';
 
 import { Backoff } from '../../src/client/backoff.js';
 import { nextHop, route } from '../../src/model/route.js';
-import { destinationKey, routeKey } from '../../src/model/wire-route.js';
+import { destinationKey, routeFromKey, routeKey } from '../../src/model/wire-route.js';
 import { AddResult, ClientRoutes } from '../../src/routing/client-routes.js';
-import { destinationKeyOf, vniOfKey } from '../../src/wire/route-key.js';
+import { destinationHash, destinationKeyOf, vniOfKey } from '../../src/wire/route-key.js';
 
 const routes = [
   route('10.0.0.0/24', '2001:db8::1'),
@@ -187,6 +187,46 @@ describe('ClientRoutes (HA dedup, graceful restart, loop prevention)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('loop prevention tells apart destinations whose index hashes collide', () => {
+    // Two destinations with the same destinationHash (30 bits: a pair turns up among some 50k
+    // pseudo-random IPv6 prefixes; structured IPv4 runs do not collide).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    let x = 12345;
+    const next = (): string => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return ((x >>> 8) & 0xffff).toString(16);
+    };
+    for (let i = 0; pair === undefined && i < 1 << 20; i++) {
+      const key = routeKey(7, route(`2001:${next()}:${next()}:${next()}::/64`, '2001:db8::1'));
+      const dest = destinationKeyOf(key);
+      const h = destinationHash(dest, dest.length);
+      const other = seen.get(h);
+      if (other !== undefined && destinationKeyOf(other) !== dest) pair = [other, key];
+      else seen.set(h, key);
+    }
+    assert.ok(pair !== undefined, 'no collision found');
+    const [ka, kb] = pair;
+    const da = destinationKeyOf(ka);
+    const db = destinationKeyOf(kb);
+    assert.notEqual(da, db);
+    assert.equal(destinationHash(da, da.length), destinationHash(db, db.length));
+    const { cr, calls } = tracked();
+    cr.add(0, ka, 7);
+    cr.add(0, kb, 7);
+    cr.announce(da); // index built here: both keys in one bucket
+    assert.deepEqual(calls, [`add 7 ${ka}`, `add 7 ${kb}`, `remove 7 ${ka}`]);
+    // A route to the other destination arriving now is handed over; one to ours is held back.
+    const kb2 = routeKey(7, { ...routeFromKey(kb).route, nextHop: nextHop('2001:db8::2') });
+    const ka2 = routeKey(7, { ...routeFromKey(ka).route, nextHop: nextHop('2001:db8::2') });
+    cr.add(1, kb2, 7);
+    cr.add(1, ka2, 7);
+    assert.deepEqual(calls.slice(3), [`add 7 ${kb2}`]);
+    cr.withdraw(da);
+    assert.deepEqual(calls.slice(4).sort(), [`add 7 ${ka}`, `add 7 ${ka2}`].sort());
+    assert.deepEqual([...cr.heldBack()], []);
   });
 
   it('destination identity is canonical (2001:DB8::/48 is 2001:db8::/48)', () => {
