@@ -274,7 +274,7 @@ export async function runHttpCost(ctx: ExtraContext): Promise<ExtraResult> {
   const p = {
     rate: smoke ? 2000 : intArg(ctx, 'http-rate', 50_000, 1),
     durationS: smoke ? 3 : intArg(ctx, 'http-duration', 20, 1),
-    rounds: smoke ? 1 : intArg(ctx, 'http-rounds', 5, 1),
+    rounds: smoke ? 1 : intArg(ctx, 'http-rounds', 9, 1),
     scrapeMs: intArg(ctx, 'scrape-ms', 1000, 100),
   };
   const runs: HttpCostRun[] = [];
@@ -381,7 +381,7 @@ export const httpCostModule: ExtraModule = {
 runs without HTTP and with --http and --metrics, the page open and /metrics scraped
   --http-rate N        updates/s in over all publishers (default 50000)
   --http-duration S    publishing time per run (default 20)
-  --http-rounds N      alternating pairs of runs; medians compared (default 5)
+  --http-rounds N      alternating pairs of runs; paired ratios, their median judged (default 9)
   --scrape-ms MS       /metrics scrape interval (default 1000)`,
   run: runHttpCost,
 };

@@ -52,11 +52,13 @@ export interface RunPart {
 
 /**
  * Several runs as one (each benchmark taken from the run that measured it): their figures side by
- * side, the machine and flags of the first, and the list of runs in `parts`. Runs of different
- * tsbond server flags are refused (every figure would be labelled with the first one's).
+ * side, the machine and flags of the last run given, and the list of runs in `parts`. Give the
+ * runs oldest first: an extra benchmark measured by several of them is taken from the last one.
+ * Runs of different tsbond server flags are refused (every figure would be labelled with the same
+ * flags).
  */
 export function mergeResults(runs: readonly { file: string; r: RunResults }[]): RunResults {
-  const first = runs[0]?.r;
+  const first = runs[runs.length - 1]?.r;
   if (first === undefined) throw new Error('nothing to merge');
   for (const { file, r } of runs) {
     if (JSON.stringify(r.serverFlags ?? null) !== JSON.stringify(first.serverFlags ?? null))
