@@ -93,6 +93,14 @@ function u32(buf: Buffer, off: number, v: number): void {
   buf[off + 3] = v >>> 24;
 }
 
+/** A u32 attribute (struct rtattr + value) at `off`; returns the offset after it. */
+function u32Attr(buf: Buffer, off: number, type: number, v: number): number {
+  u16(buf, off, 8);
+  u16(buf, off + 2, type);
+  u32(buf, off + 4, v);
+  return off + 8;
+}
+
 /** struct nlmsghdr; nlmsg_pid 0 (the kernel fills in the sender's port). */
 function writeHeader(
   buf: Buffer,
@@ -201,13 +209,7 @@ function writeRouteHead(
   if (typeof dst === 'string') writeAddress(buf, p + 4, dst, family);
   else buf.set(dst, p + 4);
   p += 4 + alen;
-  if (table > 255) {
-    u16(buf, p, 8);
-    u16(buf, p + 2, RTA_TABLE);
-    u32(buf, p + 4, table);
-    p += 8;
-  }
-  return p;
+  return table > 255 ? u32Attr(buf, p, RTA_TABLE, table) : p;
 }
 
 /**
@@ -243,9 +245,7 @@ export function writeRouteReplace(
     RT_SCOPE_UNIVERSE,
     RTN_UNICAST,
   );
-  u16(buf, p, 8);
-  u16(buf, p + 2, RTA_NH_ID);
-  u32(buf, p + 4, nhid);
+  u32Attr(buf, p, RTA_NH_ID, nhid);
   return len;
 }
 
@@ -289,16 +289,13 @@ export function writeRouteDelete(
     RTN_UNSPEC,
   );
   if (priority !== undefined) {
-    u16(buf, p, 8);
-    u16(buf, p + 2, RTA_PRIORITY);
-    u32(buf, p + 4, priority);
+    u32Attr(buf, p, RTA_PRIORITY, priority);
   }
   return len;
 }
 
 /** RTM_NEWROUTE with NLM_F_CREATE|NLM_F_REPLACE|NLM_F_ACK: the route now uses `nhid`. */
 export function encodeRouteReplace(r: RouteReplaceSpec, seq: number): Buffer {
-  checkDestination(r.family, r.dst, r.dstLen);
   const buf = Buffer.allocUnsafe(ROUTE_MESSAGE_MAX);
   const len = writeRouteReplace(buf, 0, r.family, r.table, r.dst, r.dstLen, r.nhid, seq);
   return buf.subarray(0, len);
@@ -306,7 +303,6 @@ export function encodeRouteReplace(r: RouteReplaceSpec, seq: number): Buffer {
 
 /** RTM_DELROUTE for our protocol only: the kernel never deletes another protocol's route. */
 export function encodeRouteDelete(d: RouteDeleteSpec, seq: number): Buffer {
-  checkDestination(d.family, d.dst, d.dstLen);
   const buf = Buffer.allocUnsafe(ROUTE_MESSAGE_MAX);
   const len = writeRouteDelete(buf, 0, d.family, d.table, d.dst, d.dstLen, d.priority, seq);
   return buf.subarray(0, len);

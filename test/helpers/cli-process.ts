@@ -16,6 +16,13 @@ export interface CliRun {
   /** The exit code once every output line has been read ('close'). */
   exited: Promise<number | null>;
   waitLine(stream: 'stdout' | 'stderr', re: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves with every matching line once there are at least `n`. */
+  waitLines(
+    stream: 'stdout' | 'stderr',
+    re: RegExp,
+    n: number,
+    timeoutMs?: number,
+  ): Promise<string[]>;
 }
 
 export interface CliOptions {
@@ -55,15 +62,19 @@ export function runCli(t: TestContext, args: readonly string[], o: CliOptions = 
       wake();
     });
   });
-  return {
+  const run: CliRun = {
     proc,
     ...lines,
     exited,
-    async waitLine(stream, re, timeoutMs = o.waitMs ?? 10_000) {
+    async waitLine(stream, re, timeoutMs) {
+      const [hit = ''] = await run.waitLines(stream, re, 1, timeoutMs);
+      return hit;
+    },
+    async waitLines(stream, re, n, timeoutMs = o.waitMs ?? 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const hit = lines[stream].find((l) => re.test(l));
-        if (hit !== undefined) return hit;
+        const hits = lines[stream].filter((l) => re.test(l));
+        if (hits.length >= n) return hits;
         if (proc.exitCode !== null || proc.signalCode !== null)
           throw new Error(
             `exited ${String(proc.exitCode ?? proc.signalCode)} before ${String(re)} on ${stream}; stderr: ${lines.stderr.join('\n')}`,
@@ -71,7 +82,7 @@ export function runCli(t: TestContext, args: readonly string[], o: CliOptions = 
         const left = deadline - Date.now();
         if (left <= 0)
           throw new Error(
-            `timeout waiting for ${String(re)}; ${stream}: ${lines[stream].join('\n')}`,
+            `timeout waiting for ${String(n)} x ${String(re)}; ${stream}: ${lines[stream].join('\n')}`,
           );
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, left);
@@ -83,4 +94,5 @@ export function runCli(t: TestContext, args: readonly string[], o: CliOptions = 
       }
     },
   };
+  return run;
 }

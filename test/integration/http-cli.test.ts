@@ -1,46 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { describe, it, type TestContext } from 'node:test';
+import { execFile } from 'node:child_process';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { until } from '../helpers/http-fixture.js';
-
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+import { runCli, type CliRun } from '../helpers/cli-process.js';
 const INDEX = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
-
-interface Cli {
-  stderr: string[];
-  stdout: string[];
-  exited: Promise<number | null>;
-  kill(signal: NodeJS.Signals): void;
-}
-
-function cli(t: TestContext, args: string[]): Cli {
-  const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  });
-  const out = { stdout: [] as string[], stderr: [] as string[] };
-  for (const name of ['stdout', 'stderr'] as const) {
-    let buf = '';
-    proc[name].setEncoding('utf8');
-    proc[name].on('data', (c: string) => {
-      buf += c;
-      const parts = buf.split('\n');
-      buf = parts.pop() ?? '';
-      out[name].push(...parts);
-    });
-  }
-  return {
-    ...out,
-    exited: once(proc, 'exit').then(([code]) => code as number | null),
-    kill: (s) => proc.kill(s),
-  };
-}
 
 interface LogLine {
   msg: string;
@@ -49,24 +14,19 @@ interface LogLine {
   level: number;
 }
 
-function logs(c: Cli): LogLine[] {
+function logs(c: CliRun): LogLine[] {
   return c.stderr.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
 }
 
-async function listening(c: Cli, n: number): Promise<string[]> {
-  await until(
-    () => logs(c).filter((l) => l.msg === 'HTTP listening').length >= n,
-    'HTTP listening',
-    15_000,
-  );
-  return logs(c)
-    .filter((l) => l.msg === 'HTTP listening')
-    .map((l) => `http://${l.listen ?? ''}/`);
+/** The URLs of the first `n` HTTP listeners the CLI logged. */
+async function listening(c: CliRun, n: number): Promise<string[]> {
+  const lines = await c.waitLines('stderr', /"msg":"HTTP listening"/, n, 15_000);
+  return lines.map((l) => `http://${(JSON.parse(l) as LogLine).listen ?? ''}/`);
 }
 
 describe('CLI: --http and --metrics', () => {
   it('tsbond server --http --metrics: page and routes on one, metrics and health on the other; SIGTERM stops both', async (t) => {
-    const c = cli(t, [
+    const c = runCli(t, [
       'server',
       '-l',
       '[::1]:0',
@@ -85,13 +45,13 @@ describe('CLI: --http and --metrics', () => {
     assert.equal((await fetch(`${metrics}metrics`)).status, 200);
     assert.equal((await fetch(`${metrics}healthz`)).status, 200);
     assert.equal((await fetch(`${metrics}routes.json`)).status, 404);
-    c.kill('SIGTERM');
+    c.proc.kill('SIGTERM');
     assert.equal(await c.exited, 0);
     await assert.rejects(fetch(`${http}healthz`));
   });
 
   it('tsbond client --http: not ready while no server is reachable', async (t) => {
-    const c = cli(t, [
+    const c = runCli(t, [
       'client',
       '-s',
       '[::1]:1',
@@ -108,15 +68,23 @@ describe('CLI: --http and --metrics', () => {
     assert.match(await r.text(), /no server session established/);
     const status = (await (await fetch(`${http}api/status`)).json()) as { role: string };
     assert.equal(status.role, 'client');
-    c.kill('SIGINT');
+    c.proc.kill('SIGINT');
     assert.equal(await c.exited, 0);
   });
 
   it('a port in use: one clear line and exit code 1', async (t) => {
-    const first = cli(t, ['server', '-l', '[::1]:0', '--http', '[::1]:0', '--log-format', 'json']);
+    const first = runCli(t, [
+      'server',
+      '-l',
+      '[::1]:0',
+      '--http',
+      '[::1]:0',
+      '--log-format',
+      'json',
+    ]);
     const [http = ''] = await listening(first, 1);
     const port = new URL(http).port;
-    const second = cli(t, [
+    const second = runCli(t, [
       'server',
       '-l',
       '[::1]:0',
@@ -137,16 +105,17 @@ describe('CLI: --http and --metrics', () => {
 
 describe('logs', () => {
   it('JSON lines when stderr is not a terminal; readable lines with --log-format pretty', async (t) => {
-    const json = cli(t, ['server', '-l', '[::1]:0']);
-    await until(() => json.stderr.length > 0, 'a log line', 15_000);
-    const first = JSON.parse(json.stderr[0] ?? '') as LogLine;
+    const json = runCli(t, ['server', '-l', '[::1]:0']);
+    const first = JSON.parse(await json.waitLine('stderr', /./, 15_000)) as LogLine;
     assert.equal(first.msg, 'server listening');
-    json.kill('SIGTERM');
+    json.proc.kill('SIGTERM');
     await json.exited;
-    const pretty = cli(t, ['server', '-l', '[::1]:0', '--log-format', 'pretty']);
-    await until(() => pretty.stderr.length > 0, 'a log line', 15_000);
-    assert.match(pretty.stderr[0] ?? '', /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: server listening/);
-    pretty.kill('SIGTERM');
+    const pretty = runCli(t, ['server', '-l', '[::1]:0', '--log-format', 'pretty']);
+    assert.match(
+      await pretty.waitLine('stderr', /./, 15_000),
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: server listening/,
+    );
+    pretty.proc.kill('SIGTERM');
     await pretty.exited;
   });
 
